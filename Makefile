@@ -1,0 +1,51 @@
+# Every target here is what CI and developers run; .ci/run calls `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+RUN := $(UV) run --frozen
+
+.PHONY: help install run test lint format typecheck proto proto-check unit integration e2e clean
+
+help:
+	@echo "make run    - run the whole platform on embedded PostgreSQL and NATS"
+	@echo "make test   - lint, type check and every test tier (needs PostgreSQL, Redis, NATS)"
+	@echo "make lint   - ruff check, ruff format --check and mypy"
+	@echo "make proto  - regenerate libs/contracts from protos/"
+
+# uv from PyPI when the machine has none: only Python 3.11+ and pip are assumed.
+.tools/bin/uv:
+	$(PYTHON) -m pip install --quiet --target .tools/uv-pkg "uv>=0.9,<0.14"
+	mkdir -p .tools/bin && ln -sf ../uv-pkg/bin/uv .tools/bin/uv
+
+install: $(if $(shell command -v uv 2>/dev/null),,.tools/bin/uv)
+	$(UV) sync --frozen --all-packages
+
+run: install
+	$(RUN) python -m crm_devstack
+
+proto: install
+	$(RUN) python -m crm_devstack.protogen
+
+lint: install
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+
+format: install
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+unit: install
+	$(RUN) pytest -m unit
+
+integration: install
+	$(RUN) pytest -m integration
+
+e2e: install
+	$(RUN) pytest -m e2e
+
+test: lint
+	$(RUN) pytest
+
+clean:
+	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache

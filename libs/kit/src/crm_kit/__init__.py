@@ -1,0 +1,1 @@
+"""Shared kernel of the CRM platform: what every service and the gateway need once."""

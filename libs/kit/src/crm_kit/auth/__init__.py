@@ -1,0 +1,1 @@
+"""Access-token verification shared by the gateway and every service."""

@@ -1,0 +1,127 @@
+"""Verify identity's access tokens locally against its published JWKS.
+
+`alg` is pinned to ES256 (so `none` and HS* tokens fail), the `kid` selects the key,
+an unknown `kid` refreshes the key set at most once per `min_refresh_seconds` (so a
+flood of garbage kids cannot hammer identity), and iss, aud, exp and typ are checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from jwt.algorithms import ECAlgorithm
+
+from crm_kit.errors import Unauthenticated, Unavailable
+
+ACCESS_TOKEN_ALGORITHM = "ES256"
+ACCESS_TOKEN_TYPE = "at+jwt"
+
+JwksFetcher = Callable[[], Awaitable[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID
+    roles: tuple[str, ...]
+    token_id: str
+    expires_at: int
+
+
+class JwksCache:
+    """Public keys by `kid`, loaded lazily and refreshed on an unknown `kid`."""
+
+    def __init__(self, fetch: JwksFetcher, *, min_refresh_seconds: float = 10.0) -> None:
+        self._fetch = fetch
+        self._min_refresh_seconds = min_refresh_seconds
+        self._keys: dict[str, Any] = {}
+        self._loaded_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return bool(self._keys)
+
+    async def refresh(self) -> None:
+        document = json.loads(await self._fetch())
+        keys = {}
+        for jwk in document.get("keys", []):
+            if jwk.get("kty") == "EC" and jwk.get("alg", ACCESS_TOKEN_ALGORITHM) == "ES256":
+                keys[jwk["kid"]] = ECAlgorithm.from_jwk(json.dumps(jwk))
+        self._keys = keys
+        self._loaded_at = time.monotonic()
+
+    async def key_for(self, kid: str) -> Any:
+        if kid in self._keys:
+            return self._keys[kid]
+        async with self._lock:
+            if kid not in self._keys and self._may_refresh():
+                try:
+                    await self.refresh()
+                except Exception as exc:  # noqa: BLE001 - any fetch failure means "cannot verify now"
+                    self._loaded_at = time.monotonic()
+                    raise Unavailable("the signing keys cannot be loaded right now") from exc
+        if kid not in self._keys:
+            raise Unauthenticated("the token's signing key is unknown", code="invalid_token")
+        return self._keys[kid]
+
+    def _may_refresh(self) -> bool:
+        return time.monotonic() - self._loaded_at >= self._min_refresh_seconds or not self._keys
+
+
+class AccessTokenVerifier:
+    def __init__(self, keys: JwksCache, *, issuer: str, audience: str, leeway: int = 5) -> None:
+        self.keys = keys
+        self._issuer = issuer
+        self._audience = audience
+        self._leeway = leeway
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("malformed access token", code="invalid_token") from exc
+        if header.get("alg") != ACCESS_TOKEN_ALGORITHM or header.get("typ") != ACCESS_TOKEN_TYPE:
+            raise Unauthenticated("unsupported token type or algorithm", code="invalid_token")
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise Unauthenticated("the token names no signing key", code="invalid_token")
+        key = await self.keys.key_for(kid)
+        try:
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=[ACCESS_TOKEN_ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": ["exp", "iat", "iss", "aud", "sub", "jti"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("the access token has expired", code="token_expired") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("invalid access token", code="invalid_token") from exc
+        return _principal(claims)
+
+
+def _principal(claims: dict[str, Any]) -> Principal:
+    try:
+        roles = claims.get("roles", [])
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise ValueError("roles")
+        return Principal(
+            tenant_id=uuid.UUID(claims["tenant"]),
+            user_id=uuid.UUID(claims["sub"]),
+            roles=tuple(roles),
+            token_id=str(claims["jti"]),
+            expires_at=int(claims["exp"]),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise Unauthenticated("the access token's claims are malformed", code="invalid_token") from exc

@@ -1,0 +1,48 @@
+"""The request context: who is calling, for which tenant, under which request id.
+
+Set once at the edge (gateway route, gRPC interceptor, event consumer) and read by
+logging, the outbox and the gRPC client interceptor, so nothing passes it by hand.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from crm_kit.errors import Unauthenticated
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    tenant_id: uuid.UUID | None = None
+    user_id: uuid.UUID | None = None
+    roles: tuple[str, ...] = ()
+    # The verified access token, forwarded as-is on downstream calls.
+    access_token: str | None = None
+    actor_kind: str = "user"
+
+    def require_tenant(self) -> uuid.UUID:
+        if self.tenant_id is None:
+            raise Unauthenticated("this call needs an authenticated tenant")
+        return self.tenant_id
+
+
+_current: ContextVar[RequestContext | None] = ContextVar("crm_request_context", default=None)
+
+
+def current_context() -> RequestContext:
+    """The context of the running request, or an anonymous one outside any request."""
+    return _current.get() or RequestContext(request_id="-")
+
+
+@contextmanager
+def bind_context(ctx: RequestContext) -> Iterator[RequestContext]:
+    token = _current.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _current.reset(token)

@@ -1,0 +1,1 @@
+"""Database access: engine, tenant-bound units of work, model bases, provisioning, migrations."""

@@ -1,0 +1,1 @@
+"""Events: transactional outbox, relay to JetStream, durable consumers that dedupe."""

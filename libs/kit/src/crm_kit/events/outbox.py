@@ -1,0 +1,107 @@
+"""The transactional outbox: events are rows written in the same transaction as the change."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from google.protobuf.any_pb2 import Any as AnyProto
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import DateTime, Index, LargeBinary, String, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from crm.events.v1 import envelope_pb2
+from crm_kit.context import current_context
+from crm_kit.db.models import new_id, utcnow
+
+
+class OutboxRecordMixin:
+    """Columns of a service's `outbox` table.
+
+    Not tenant-scoped by RLS: the relay reads every tenant's pending events. The
+    payload is the serialized Envelope, which carries its tenant id.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column()
+    event_type: Mapped[str] = mapped_column(String(200))
+    envelope: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @declared_attr.directive
+    @classmethod
+    def __table_args__(cls) -> tuple[Index, ...]:
+        return (
+            Index(
+                "ix_outbox_pending",
+                "created_at",
+                postgresql_where=text("published_at IS NULL"),
+            ),
+        )
+
+
+class ProcessedEventMixin:
+    """Columns of a service's `processed_events` table: what each consumer has applied."""
+
+    __tablename__ = "processed_events"
+
+    consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def build_envelope(
+    *, event_type: str, source: str, tenant_id: uuid.UUID | None, payload: Message
+) -> envelope_pb2.Envelope:
+    ctx = current_context()
+    occurred_at = Timestamp()
+    occurred_at.FromDatetime(utcnow())
+    packed = AnyProto()
+    packed.Pack(payload)
+    return envelope_pb2.Envelope(
+        id=str(new_id()),
+        type=event_type,
+        tenant_id=str(tenant_id) if tenant_id else "",
+        occurred_at=occurred_at,
+        source=source,
+        actor=envelope_pb2.Actor(
+            kind=ctx.actor_kind if ctx.user_id else "system",
+            id=str(ctx.user_id) if ctx.user_id else "",
+        ),
+        payload=packed,
+        request_id=ctx.request_id,
+    )
+
+
+class Outbox:
+    """Writes a service's events into its outbox table inside the caller's transaction."""
+
+    def __init__(self, model: type[OutboxRecordMixin], *, source: str) -> None:
+        self._model = model
+        self.source = source
+
+    def add(
+        self,
+        session: AsyncSession,
+        *,
+        event_type: str,
+        tenant_id: uuid.UUID | None,
+        payload: Message,
+    ) -> envelope_pb2.Envelope:
+        envelope = build_envelope(
+            event_type=event_type, source=self.source, tenant_id=tenant_id, payload=payload
+        )
+        session.add(
+            self._model(
+                id=uuid.UUID(envelope.id),
+                tenant_id=tenant_id,
+                event_type=event_type,
+                envelope=envelope.SerializeToString(),
+            )
+        )
+        return envelope

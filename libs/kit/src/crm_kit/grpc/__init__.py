@@ -1,0 +1,1 @@
+"""gRPC plumbing: server bootstrap, auth and context interceptors, client channels."""

@@ -1,0 +1,149 @@
+"""Server and client interceptors that carry the request context across gRPC.
+
+The server side verifies the forwarded access token itself (a service reached
+directly is no weaker than one reached through the gateway), rejects an
+`x-tenant-id` that disagrees with the token, binds the `RequestContext`, and maps
+`ServiceError` to one gRPC status. The client side forwards that context.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any
+
+import grpc
+from grpc.aio import ServicerContext
+
+from crm_kit.auth.tokens import AccessTokenVerifier
+from crm_kit.context import RequestContext, bind_context, current_context
+from crm_kit.errors import ERROR_CODE_METADATA_KEY, ServiceError, Unauthenticated
+
+log = logging.getLogger(__name__)
+
+# Methods every caller may reach without a token.
+ALWAYS_PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+Behavior = Callable[[Any, ServicerContext], Awaitable[Any]]
+
+
+def _metadata(context: ServicerContext) -> dict[str, str]:
+    return {
+        key: value
+        for key, value in (context.invocation_metadata() or ())
+        if isinstance(value, str)
+    }
+
+
+class ContextServerInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(
+        self, verifier: AccessTokenVerifier | None, *, public_methods: Collection[str] = ()
+    ) -> None:
+        self._verifier = verifier
+        self._public = frozenset(public_methods)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method
+        if handler is None or method.startswith(ALWAYS_PUBLIC_PREFIXES):
+            return handler
+        if handler.unary_unary is None:
+            raise RuntimeError(f"{method}: only unary-unary methods are served so far")
+        public = method in self._public
+        behavior: Behavior = handler.unary_unary
+
+        async def guarded(request: Any, context: ServicerContext) -> Any:
+            try:
+                ctx = await self._context_for(_metadata(context), public=public)
+                with bind_context(ctx):
+                    return await behavior(request, context)
+            except ServiceError as error:
+                await _abort(context, error)
+            except Exception:
+                log.exception("unhandled error in %s", method)
+                raise
+
+        return grpc.unary_unary_rpc_method_handler(
+            guarded,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    async def _context_for(self, metadata: dict[str, str], *, public: bool) -> RequestContext:
+        request_id = metadata.get("x-request-id") or uuid.uuid4().hex
+        authorization = metadata.get("authorization", "")
+        if public and not authorization:
+            return RequestContext(request_id=request_id, actor_kind="anonymous")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token or self._verifier is None:
+            raise Unauthenticated("a bearer access token is required")
+        principal = await self._verifier.verify(token)
+        claimed_tenant = metadata.get("x-tenant-id")
+        if claimed_tenant is not None and claimed_tenant != str(principal.tenant_id):
+            raise Unauthenticated("x-tenant-id does not match the access token", code="tenant_mismatch")
+        return RequestContext(
+            request_id=request_id,
+            tenant_id=principal.tenant_id,
+            user_id=principal.user_id,
+            roles=principal.roles,
+            access_token=token,
+        )
+
+
+async def _abort(context: ServicerContext, error: ServiceError) -> None:
+    context.set_trailing_metadata(((ERROR_CODE_METADATA_KEY, error.code),))
+    await context.abort(error.status, error.message)
+
+
+def outgoing_metadata(ctx: RequestContext) -> list[tuple[str, str]]:
+    """The metadata a downstream call carries for the current caller."""
+    metadata = [("x-request-id", ctx.request_id)]
+    if ctx.access_token:
+        metadata.append(("authorization", f"Bearer {ctx.access_token}"))
+    if ctx.tenant_id:
+        metadata.append(("x-tenant-id", str(ctx.tenant_id)))
+    if ctx.user_id:
+        metadata.append(("x-user-id", str(ctx.user_id)))
+    if ctx.roles:
+        metadata.append(("x-roles", ",".join(ctx.roles)))
+    return metadata
+
+
+class ContextClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
+    """Adds the caller's context and a default deadline to every unary call."""
+
+    def __init__(self, *, default_timeout: float = 10.0) -> None:
+        self._default_timeout = default_timeout
+
+    async def intercept_unary_unary(
+        self,
+        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        metadata = grpc.aio.Metadata(*(client_call_details.metadata or ()))
+        for key, value in outgoing_metadata(current_context()):
+            if key not in metadata:
+                metadata.add(key, value)
+        details = grpc.aio.ClientCallDetails(
+            method=client_call_details.method,
+            timeout=client_call_details.timeout or self._default_timeout,
+            metadata=metadata,
+            credentials=client_call_details.credentials,
+            wait_for_ready=client_call_details.wait_for_ready,
+        )
+        return await continuation(details, request)
+
+
+def insecure_channel(address: str, *, default_timeout: float = 10.0) -> grpc.aio.Channel:
+    """A channel to another service that forwards the caller's context."""
+    return grpc.aio.insecure_channel(
+        address,
+        interceptors=[ContextClientInterceptor(default_timeout=default_timeout)],
+        options=[("grpc.enable_retries", 1), ("grpc.keepalive_time_ms", 30_000)],
+    )

@@ -1,0 +1,146 @@
+"""The one way a service process starts: `migrate` or `serve`, wired from its parts.
+
+A service's `__main__` hands `service_main` its settings class, its migrations and a
+`build` function that returns what to serve and consume; everything else (logging,
+engine, JWKS verifier, gRPC server, outbox relay, consumers, shutdown) happens here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from crm.identity.v1 import identity_pb2, identity_pb2_grpc
+from crm_kit.auth.tokens import AccessTokenVerifier, JwksCache, JwksFetcher
+from crm_kit.db.provision import provision
+from crm_kit.db.session import create_engine, make_session_factory
+from crm_kit.events import bus
+from crm_kit.events.consumer import EventConsumer
+from crm_kit.events.relay import OutboxRelay
+from crm_kit.grpc.interceptors import insecure_channel
+from crm_kit.grpc.server import (
+    ServiceRegistration,
+    build_server,
+    drain,
+    mark_serving,
+    stop_event_on_signals,
+)
+from crm_kit.logging import configure_logging
+from crm_kit.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceParts:
+    """What `build` returns: the servicers, and the event machinery to run beside them."""
+
+    registrations: Sequence[ServiceRegistration]
+    public_methods: Collection[str] = ()
+    outbox_model: type[Any] | None = None
+    consumers: Sequence[EventConsumer] = ()
+    jwks_fetcher: JwksFetcher | None = None
+    on_start: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=tuple)
+
+
+Build = Callable[[ServiceSettings, async_sessionmaker[AsyncSession]], ServiceParts]
+
+
+def identity_jwks_fetcher(identity_address: str) -> JwksFetcher:
+    """Fetches identity's JWKS over gRPC (the channel opens lazily on first use)."""
+    channel = insecure_channel(identity_address, default_timeout=3.0)
+    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+
+    async def fetch() -> str:
+        jwks: identity_pb2.Jwks = await stub.GetJwks(identity_pb2.GetJwksRequest())
+        return jwks.json
+
+    return fetch
+
+
+async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    factory = make_session_factory(engine)
+    parts = build(settings, factory)
+    fetcher = parts.jwks_fetcher or identity_jwks_fetcher(settings.identity_address)
+    verifier = AccessTokenVerifier(
+        JwksCache(fetcher), issuer=settings.jwt_issuer, audience=settings.jwt_audience
+    )
+    server, health_servicer, port = build_server(
+        parts.registrations,
+        bind=settings.grpc_bind,
+        verifier=verifier,
+        public_methods=parts.public_methods,
+    )
+    for hook in parts.on_start:
+        await hook()
+    stop = stop_event_on_signals()
+    await server.start()
+    await mark_serving(health_servicer, [r.name for r in parts.registrations])
+    log.info("serving gRPC", extra={"service": name, "port": port})
+    background = asyncio.create_task(_run_events(name, settings, factory, parts))
+    await stop.wait()
+    log.info("shutting down")
+    background.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await background
+    await drain(server, health_servicer)
+    await engine.dispose()
+
+
+async def _run_events(
+    name: str,
+    settings: ServiceSettings,
+    factory: async_sessionmaker[AsyncSession],
+    parts: ServiceParts,
+) -> None:
+    if parts.outbox_model is None and not parts.consumers:
+        return
+    nc = await bus.connect(settings.nats_url, name=name)
+    try:
+        js = nc.jetstream()
+        await bus.ensure_stream(js)
+        loops: list[Coroutine[Any, Any, None]] = [c.run(js) for c in parts.consumers]
+        if parts.outbox_model is not None:
+            relay = OutboxRelay(
+                factory, parts.outbox_model, poll_seconds=settings.outbox_poll_seconds
+            )
+            loops.append(relay.run(js))
+        await asyncio.gather(*loops)
+    finally:
+        await nc.drain()
+
+
+def service_main(
+    name: str,
+    settings_class: type[ServiceSettings],
+    *,
+    migrations_dir: Path,
+    build: Build,
+    argv: Sequence[str] | None = None,
+) -> None:
+    """`python -m <service> migrate|serve`."""
+    parser = argparse.ArgumentParser(prog=f"python -m {name}")
+    parser.add_argument("command", choices=["migrate", "serve"])
+    args = parser.parse_args(argv)
+    settings = settings_class()  # type: ignore[call-arg]  # filled from the environment
+    configure_logging(name, settings.log_level)
+    if args.command == "migrate":
+        asyncio.run(
+            provision(
+                migration_url=settings.migration_database_url,
+                runtime_url=settings.database_url,
+                migrations_dir=migrations_dir,
+            )
+        )
+        log.info("database migrated")
+    else:
+        asyncio.run(serve(name, settings, build))

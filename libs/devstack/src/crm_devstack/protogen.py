@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from grpc_tools import protoc
+from grpc_tools import protoc  # type: ignore[import-untyped]
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 PROTOS_DIR = REPO_ROOT / "protos"

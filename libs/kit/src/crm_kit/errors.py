@@ -1,4 +1,4 @@
-"""One error base for domain code; transports map it (gRPC status here, problem+json at the gateway)."""
+"""One error base for domain code; transports map it to a gRPC status or problem+json."""
 
 from __future__ import annotations
 
@@ -60,5 +60,6 @@ class Unavailable(ServiceError):
     default_code = "unavailable"
 
 
-# The trailing-metadata key that carries ServiceError.code across gRPC.
+# Trailing-metadata keys that carry ServiceError.code and the offending field across gRPC.
 ERROR_CODE_METADATA_KEY = "x-error-code"
+ERROR_FIELD_METADATA_KEY = "x-error-field"

@@ -18,14 +18,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm.identity.v1 import identity_pb2, identity_pb2_grpc
+from crm_kit.auth.identity_client import identity_jwks_fetcher
 from crm_kit.auth.tokens import AccessTokenVerifier, JwksCache, JwksFetcher
 from crm_kit.db.provision import provision
 from crm_kit.db.session import create_engine, make_session_factory
 from crm_kit.events import bus
 from crm_kit.events.consumer import EventConsumer
 from crm_kit.events.relay import OutboxRelay
-from crm_kit.grpc.interceptors import insecure_channel
 from crm_kit.grpc.server import (
     ServiceRegistration,
     build_server,
@@ -52,18 +51,6 @@ class ServiceParts:
 
 
 Build = Callable[[ServiceSettings, async_sessionmaker[AsyncSession]], ServiceParts]
-
-
-def identity_jwks_fetcher(identity_address: str) -> JwksFetcher:
-    """Fetches identity's JWKS over gRPC (the channel opens lazily on first use)."""
-    channel = insecure_channel(identity_address, default_timeout=3.0)
-    stub = identity_pb2_grpc.IdentityServiceStub(channel)
-
-    async def fetch() -> str:
-        jwks: identity_pb2.Jwks = await stub.GetJwks(identity_pb2.GetJwksRequest())
-        return jwks.json
-
-    return fetch
 
 
 async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
@@ -131,7 +118,7 @@ def service_main(
     parser = argparse.ArgumentParser(prog=f"python -m {name}")
     parser.add_argument("command", choices=["migrate", "serve"])
     args = parser.parse_args(argv)
-    settings = settings_class()  # type: ignore[call-arg]  # filled from the environment
+    settings = settings_class()  # filled from the environment
     configure_logging(name, settings.log_level)
     if args.command == "migrate":
         asyncio.run(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,8 @@ import jwt
 from jwt.algorithms import ECAlgorithm
 
 from crm_kit.errors import Unauthenticated, Unavailable
+
+log = logging.getLogger(__name__)
 
 ACCESS_TOKEN_ALGORITHM = "ES256"
 ACCESS_TOKEN_TYPE = "at+jwt"
@@ -65,7 +68,8 @@ class JwksCache:
             if kid not in self._keys and self._may_refresh():
                 try:
                     await self.refresh()
-                except Exception as exc:  # noqa: BLE001 - any fetch failure means "cannot verify now"
+                except Exception as exc:
+                    log.warning("JWKS refresh failed", exc_info=True)
                     self._loaded_at = time.monotonic()
                     raise Unavailable("the signing keys cannot be loaded right now") from exc
         if kid not in self._keys:
@@ -124,4 +128,6 @@ def _principal(claims: dict[str, Any]) -> Principal:
             expires_at=int(claims["exp"]),
         )
     except (KeyError, ValueError, TypeError) as exc:
-        raise Unauthenticated("the access token's claims are malformed", code="invalid_token") from exc
+        raise Unauthenticated(
+            "the access token's claims are malformed", code="invalid_token"
+        ) from exc

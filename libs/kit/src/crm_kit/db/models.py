@@ -1,12 +1,12 @@
-"""Model bases. Each service declares its own `Base` from `make_base()` so metadata never mixes."""
+"""Model mixins and conventions. Each service declares its own `Base` so metadata never mixes."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, func
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import DateTime, func
+from sqlalchemy.orm import Mapped, mapped_column
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -15,15 +15,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def make_base() -> type[DeclarativeBase]:
-    """A fresh declarative base with the shared constraint naming convention."""
-
-    class Base(DeclarativeBase):
-        metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-    return Base
 
 
 def utcnow() -> datetime:

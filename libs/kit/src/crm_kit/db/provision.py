@@ -71,15 +71,15 @@ async def grant_runtime_role(migration_url: str, runtime_url: str) -> None:
     database = _quote_ident(make_url(migration_url).database or "")
     conn = await asyncpg.connect(**_asyncpg_params(migration_url))
     try:
-        await conn.execute(
-            f"""
-            GRANT CONNECT ON DATABASE {database} TO {role};
-            GRANT USAGE ON SCHEMA public TO {role};
-            GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
-            GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
-            REVOKE ALL ON TABLE alembic_version FROM {role};
-            """
-        )
+        # Identifiers are quoted by _quote_ident; GRANT takes no bind parameters.
+        for statement in (
+            f"GRANT CONNECT ON DATABASE {database} TO {role}",
+            f"GRANT USAGE ON SCHEMA public TO {role}",
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+            f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+            f"REVOKE ALL ON TABLE alembic_version FROM {role}",
+        ):
+            await conn.execute(statement)
     finally:
         await conn.close()
 

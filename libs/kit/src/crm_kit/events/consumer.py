@@ -90,11 +90,15 @@ class EventConsumer:
         try:
             applied = await self.apply(envelope)
         except Exception:
-            log.exception("event handler failed; will be redelivered", extra={"event_id": envelope.id})
+            log.exception(
+                "event handler failed; will be redelivered", extra={"event_id": envelope.id}
+            )
             await msg.nak(delay=1.0)
             return
         if not applied:
-            log.info("event skipped (already applied or not handled)", extra={"event_id": envelope.id})
+            log.debug(
+                "event skipped (already applied or not handled)", extra={"event_id": envelope.id}
+            )
         await msg.ack()
 
     async def run(self, js: JetStreamContext) -> None:
@@ -117,13 +121,17 @@ class EventConsumer:
                 await self._handle(msg)
 
     async def _ensure_consumer(self, js: JetStreamContext) -> str:
+        subjects = [subject_for(t) for t in self._subscriptions]
+        # One subject goes in filter_subject: servers before 2.10 ignore filter_subjects.
+        single = subjects[0] if len(subjects) == 1 else None
         await js.add_consumer(
             STREAM_NAME,
             ConsumerConfig(
                 durable_name=self.durable,
                 ack_policy=AckPolicy.EXPLICIT,
                 deliver_policy=DeliverPolicy.ALL,
-                filter_subjects=[subject_for(t) for t in self._subscriptions],
+                filter_subject=single,
+                filter_subjects=None if single else subjects,
                 max_deliver=self._max_deliver,
                 ack_wait=30,
             ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from google.protobuf.any_pb2 import Any as AnyProto
 from google.protobuf.message import Message
@@ -81,7 +82,8 @@ def build_envelope(
 class Outbox:
     """Writes a service's events into its outbox table inside the caller's transaction."""
 
-    def __init__(self, model: type[OutboxRecordMixin], *, source: str) -> None:
+    def __init__(self, model: type[Any], *, source: str) -> None:
+        # type[Any]: the service's mapped subclass of OutboxRecordMixin.
         self._model = model
         self.source = source
 

@@ -18,7 +18,12 @@ from grpc.aio import ServicerContext
 
 from crm_kit.auth.tokens import AccessTokenVerifier
 from crm_kit.context import RequestContext, bind_context, current_context
-from crm_kit.errors import ERROR_CODE_METADATA_KEY, ServiceError, Unauthenticated
+from crm_kit.errors import (
+    ERROR_CODE_METADATA_KEY,
+    ERROR_FIELD_METADATA_KEY,
+    ServiceError,
+    Unauthenticated,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +35,7 @@ Behavior = Callable[[Any, ServicerContext], Awaitable[Any]]
 
 def _metadata(context: ServicerContext) -> dict[str, str]:
     return {
-        key: value
-        for key, value in (context.invocation_metadata() or ())
-        if isinstance(value, str)
+        key: value for key, value in (context.invocation_metadata() or ()) if isinstance(value, str)
     }
 
 
@@ -85,7 +88,9 @@ class ContextServerInterceptor(grpc.aio.ServerInterceptor):
         principal = await self._verifier.verify(token)
         claimed_tenant = metadata.get("x-tenant-id")
         if claimed_tenant is not None and claimed_tenant != str(principal.tenant_id):
-            raise Unauthenticated("x-tenant-id does not match the access token", code="tenant_mismatch")
+            raise Unauthenticated(
+                "x-tenant-id does not match the access token", code="tenant_mismatch"
+            )
         return RequestContext(
             request_id=request_id,
             tenant_id=principal.tenant_id,
@@ -96,7 +101,10 @@ class ContextServerInterceptor(grpc.aio.ServerInterceptor):
 
 
 async def _abort(context: ServicerContext, error: ServiceError) -> None:
-    context.set_trailing_metadata(((ERROR_CODE_METADATA_KEY, error.code),))
+    trailing = [(ERROR_CODE_METADATA_KEY, error.code)]
+    if isinstance(error.details.get("field"), str):
+        trailing.append((ERROR_FIELD_METADATA_KEY, error.details["field"]))
+    context.set_trailing_metadata(tuple(trailing))
     await context.abort(error.status, error.message)
 
 

@@ -1,0 +1,65 @@
+"""The FastAPI application: middleware, error handling, routes and their upstreams."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from crm_gateway import problems
+from crm_gateway.body_limits import body_limit_middleware
+from crm_gateway.edge import EdgeMiddleware
+from crm_gateway.ratelimit import RateLimiterService, RateLimitPolicy
+from crm_gateway.routes import auth, contacts, health, pipelines
+from crm_gateway.settings import GatewaySettings
+from crm_gateway.upstreams import Upstreams
+from crm_kit.auth.identity_client import identity_jwks_fetcher
+from crm_kit.auth.tokens import AccessTokenVerifier, JwksCache
+
+API_DESCRIPTION = """
+The CRM platform's public API. Authenticate with `POST /v1/auth/login` and send the
+access token as `Authorization: Bearer <token>`. Errors are RFC 9457
+`application/problem+json` with a stable `code`. Every response carries
+`RateLimit-Policy` and `RateLimit` headers; a 429 carries `Retry-After`.
+"""
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        upstreams = Upstreams.connect(settings)
+        app.state.upstreams = upstreams
+        yield
+        await upstreams.close()
+
+    app = FastAPI(
+        title="CRM platform API",
+        version="1.0.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.verifier = AccessTokenVerifier(
+        JwksCache(identity_jwks_fetcher(settings.identity_address)),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+    app.state.limiter = RateLimiterService(settings.rate_limit_storage_url)
+    app.state.default_policy = RateLimitPolicy.parse("default", settings.rate_limit_default)
+    app.state.auth_policy = RateLimitPolicy.parse("auth", settings.rate_limit_auth)
+    problems.install(app)
+    for router in (auth.router, auth.jwks_router, contacts.router, pipelines.router, health.router):
+        app.include_router(router)
+    app.middleware("http")(body_limit_middleware(settings.max_body_bytes))
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
+            expose_headers=["ETag", "Location", "RateLimit", "RateLimit-Policy", "Retry-After"],
+        )
+    app.add_middleware(EdgeMiddleware)
+    return app

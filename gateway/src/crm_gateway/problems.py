@@ -1,0 +1,154 @@
+"""RFC 9457 problem+json: the one shape of every error the gateway answers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import grpc
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from crm_kit.context import current_context
+from crm_kit.errors import ERROR_CODE_METADATA_KEY, ERROR_FIELD_METADATA_KEY, ServiceError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+RETRY_AFTER_SECONDS = "2"
+
+# One HTTP status per gRPC status. FAILED_PRECONDITION is only used for stale
+# versions (If-Match), hence 412.
+GRPC_TO_HTTP: dict[grpc.StatusCode, int] = {
+    grpc.StatusCode.INVALID_ARGUMENT: 422,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.FAILED_PRECONDITION: 412,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+}
+
+TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    412: "Precondition failed",
+    413: "Content too large",
+    415: "Unsupported media type",
+    422: "Invalid request",
+    429: "Too many requests",
+    500: "Internal error",
+    501: "Not implemented",
+    503: "Service unavailable",
+    504: "Upstream timed out",
+}
+
+
+class Problem(Exception):
+    """Raise anywhere in the gateway to answer a problem+json."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+        self.errors = errors or []
+        self.headers = headers or {}
+
+
+def problem_response(problem: Problem, request: Request) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"/problems/{problem.code}",
+        "title": TITLES.get(problem.status, "Error"),
+        "status": problem.status,
+        "detail": problem.detail,
+        "code": problem.code,
+        "instance": request.url.path,
+        "request_id": current_context().request_id,
+    }
+    if problem.errors:
+        body["errors"] = problem.errors
+    headers = dict(problem.headers)
+    if problem.status in (503, 504):
+        headers.setdefault("Retry-After", RETRY_AFTER_SECONDS)
+    if problem.status == 401:
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="crm"')
+    return JSONResponse(
+        body, status_code=problem.status, headers=headers, media_type=PROBLEM_MEDIA_TYPE
+    )
+
+
+def from_rpc_error(error: grpc.aio.AioRpcError) -> Problem:
+    status = GRPC_TO_HTTP.get(error.code(), 500)
+    trailing = {k: v for k, v in (error.trailing_metadata() or ()) if isinstance(v, str)}
+    code = trailing.get(ERROR_CODE_METADATA_KEY) or error.code().name.lower()
+    if status == 500:
+        log.error("upstream failed", extra={"grpc_status": error.code().name})
+        return Problem(500, "internal", "the request could not be completed")
+    detail = error.details() or TITLES.get(status, "Error")
+    if status in (503, 504):
+        detail = "a service is unavailable; retry shortly"
+    field = trailing.get(ERROR_FIELD_METADATA_KEY)
+    errors = [{"field": field, "message": detail, "code": code}] if field else None
+    return Problem(status, code, detail, errors=errors)
+
+
+def install(app: FastAPI) -> None:
+    """Every error path of the app answers problem+json, never a stack trace."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        status = GRPC_TO_HTTP.get(exc.status, 500)
+        return problem_response(Problem(status, exc.code, exc.message), request)
+
+    @app.exception_handler(grpc.aio.AioRpcError)
+    async def _rpc_error(request: Request, exc: grpc.aio.AioRpcError) -> JSONResponse:
+        return problem_response(from_rpc_error(exc), request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in err["loc"] if p != "body"),
+                "message": err["msg"],
+                "code": err["type"],
+            }
+            for err in exc.errors()
+        ]
+        problem = Problem(422, "validation_failed", "the request is not valid", errors=errors)
+        return problem_response(problem, request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        detail = str(exc.detail) if exc.detail else TITLES.get(exc.status_code, "Error")
+        headers = dict(exc.headers or {})
+        return problem_response(Problem(exc.status_code, code, detail, headers=headers), request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return problem_response(
+            Problem(500, "internal", "the request could not be completed"), request
+        )

@@ -1,0 +1,1 @@
+"""Public REST routes: decode, call one upstream method, encode."""

@@ -1,0 +1,76 @@
+"""Signup, login, token refresh and the JWKS."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from crm.identity.v1 import identity_pb2
+from crm_gateway.routes.responses import problems
+from crm_gateway.schemas import LoginRequest, RefreshRequest, SignupRequest, TokenResponse
+from crm_gateway.security import limit_auth_endpoint
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"], dependencies=[Depends(limit_auth_endpoint)])
+jwks_router = APIRouter(tags=["auth"])
+
+
+def _tokens(pair: identity_pb2.TokenPair) -> TokenResponse:
+    return TokenResponse(
+        access_token=pair.access_token,
+        token_type=pair.token_type,
+        expires_in=pair.expires_in,
+        refresh_token=pair.refresh_token,
+        tenant_id=pair.tenant_id,
+        user_id=pair.user_id,
+    )
+
+
+@router.post(
+    "/signup",
+    status_code=201,
+    summary="Create an organization and its owner",
+    response_model=TokenResponse,
+    responses=problems(422),
+)
+async def signup(body: SignupRequest, request: Request) -> TokenResponse:
+    response = await request.app.state.upstreams.identity.Signup(
+        identity_pb2.SignupRequest(**body.model_dump())
+    )
+    return _tokens(response.tokens)
+
+
+@router.post(
+    "/login",
+    summary="Exchange email and password for tokens",
+    response_model=TokenResponse,
+    responses=problems(401, 422),
+)
+async def login(body: LoginRequest, request: Request) -> TokenResponse:
+    pair = await request.app.state.upstreams.identity.Login(
+        identity_pb2.LoginRequest(
+            email=body.email, password=body.password, tenant_id=body.tenant_id or ""
+        )
+    )
+    return _tokens(pair)
+
+
+@router.post(
+    "/refresh",
+    summary="Rotate a refresh token into a new token pair",
+    response_model=TokenResponse,
+    responses=problems(401, 422),
+)
+async def refresh(body: RefreshRequest, request: Request) -> TokenResponse:
+    pair = await request.app.state.upstreams.identity.RefreshToken(
+        identity_pb2.RefreshTokenRequest(refresh_token=body.refresh_token)
+    )
+    return _tokens(pair)
+
+
+@jwks_router.get("/.well-known/jwks.json", summary="Public keys that verify access tokens")
+async def jwks(request: Request) -> dict[str, Any]:
+    document = await request.app.state.upstreams.identity.GetJwks(identity_pb2.GetJwksRequest())
+    parsed: dict[str, Any] = json.loads(document.json)
+    return parsed

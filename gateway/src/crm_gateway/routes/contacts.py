@@ -1,0 +1,142 @@
+"""Contacts: create, read, list, update, delete."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from crm.crm_core.v1 import contacts_pb2
+from crm_gateway.problems import Problem
+from crm_gateway.routes.responses import problems
+from crm_gateway.schemas import Contact, ContactCreate, ContactList, ContactUpdate
+from crm_gateway.security import Caller
+
+router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
+
+
+def to_contact(message: contacts_pb2.Contact) -> Contact:
+    return Contact(
+        id=message.id,
+        first_name=message.first_name,
+        last_name=message.last_name,
+        email=message.email,
+        phone=message.phone,
+        owner_id=message.owner_id or None,
+        version=message.version,
+        created_at=message.created_at.ToDatetime(tzinfo=UTC),
+        updated_at=message.updated_at.ToDatetime(tzinfo=UTC),
+        created_by=message.created_by or None,
+        updated_by=message.updated_by or None,
+    )
+
+
+def etag(contact: Contact) -> str:
+    return f'"{contact.version}"'
+
+
+def parse_if_match(if_match: str | None) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return None
+    try:
+        return int(if_match.strip().removeprefix("W/").strip('"'))
+    except ValueError as exc:
+        raise Problem(412, "invalid_if_match", "If-Match must be an ETag from this API") from exc
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a contact",
+    response_model=Contact,
+    responses=problems(401, 422),
+)
+async def create_contact(
+    body: ContactCreate, request: Request, response: Response, caller: Caller
+) -> Contact:
+    message = await request.app.state.upstreams.contacts.CreateContact(
+        contacts_pb2.CreateContactRequest(**body.model_dump(exclude_none=True))
+    )
+    contact = to_contact(message)
+    response.headers["Location"] = f"/v1/contacts/{contact.id}"
+    response.headers["ETag"] = etag(contact)
+    return contact
+
+
+@router.get(
+    "",
+    summary="List contacts, oldest first, with cursor pagination",
+    response_model=ContactList,
+    responses=problems(401, 422),
+)
+async def list_contacts(
+    request: Request,
+    caller: Caller,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> ContactList:
+    page = await request.app.state.upstreams.contacts.ListContacts(
+        contacts_pb2.ListContactsRequest(limit=limit, cursor=cursor or "")
+    )
+    return ContactList(
+        data=[to_contact(c) for c in page.contacts], next_cursor=page.next_cursor or None
+    )
+
+
+@router.get(
+    "/{contact_id}",
+    summary="Get a contact",
+    response_model=Contact,
+    responses=problems(401, 404),
+)
+async def get_contact(
+    contact_id: str, request: Request, response: Response, caller: Caller
+) -> Contact:
+    message = await request.app.state.upstreams.contacts.GetContact(
+        contacts_pb2.GetContactRequest(id=contact_id)
+    )
+    contact = to_contact(message)
+    response.headers["ETag"] = etag(contact)
+    return contact
+
+
+@router.patch(
+    "/{contact_id}",
+    summary="Update some fields of a contact",
+    description="Send `If-Match` with the contact's ETag to refuse the write (412) "
+    "if someone changed the contact since you read it.",
+    response_model=Contact,
+    responses=problems(401, 404, 412, 422),
+)
+async def update_contact(
+    contact_id: str,
+    body: ContactUpdate,
+    request: Request,
+    response: Response,
+    caller: Caller,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Contact:
+    fields = body.model_dump(exclude_unset=True)
+    if fields.get("owner_id") is None:
+        fields.pop("owner_id", None)
+    update = contacts_pb2.UpdateContactRequest(id=contact_id, **fields)
+    expected = parse_if_match(if_match)
+    if expected is not None:
+        update.expected_version = expected
+    contact = to_contact(await request.app.state.upstreams.contacts.UpdateContact(update))
+    response.headers["ETag"] = etag(contact)
+    return contact
+
+
+@router.delete(
+    "/{contact_id}",
+    status_code=204,
+    summary="Delete a contact",
+    responses=problems(401, 404),
+)
+async def delete_contact(contact_id: str, request: Request, caller: Caller) -> Response:
+    await request.app.state.upstreams.contacts.DeleteContact(
+        contacts_pb2.DeleteContactRequest(id=contact_id)
+    )
+    return Response(status_code=204)

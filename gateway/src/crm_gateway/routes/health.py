@@ -1,0 +1,36 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="The process is up")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def _serving(channel: object) -> bool:
+    stub = health_pb2_grpc.HealthStub(channel)
+    try:
+        reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        return False
+    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+@router.get("/readyz", summary="Signing keys loaded and every upstream serving")
+async def readyz(request: Request) -> JSONResponse:
+    upstreams = request.app.state.upstreams
+    names = list(upstreams.channels)
+    results = await asyncio.gather(*(_serving(upstreams.channels[n]) for n in names))
+    checks = dict(zip(names, results, strict=True))
+    checks["jwks"] = request.app.state.verifier.keys.loaded
+    ready = all(checks.values())
+    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)

@@ -1,0 +1,115 @@
+"""The public API's request and response bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SignupRequest(ApiModel):
+    organization_name: str = Field(min_length=1, max_length=200, examples=["Acme Inc."])
+    owner_name: str = Field(min_length=1, max_length=200, examples=["Ada Lovelace"])
+    email: str = Field(min_length=3, max_length=320, examples=["ada@acme.example"])
+    password: str = Field(min_length=8, max_length=200, examples=["correct horse battery"])
+
+
+class LoginRequest(ApiModel):
+    email: str = Field(min_length=1, max_length=320, examples=["ada@acme.example"])
+    password: str = Field(min_length=1, max_length=200)
+    tenant_id: str | None = Field(
+        default=None, description="Only needed when the email belongs to several organizations"
+    )
+
+
+class RefreshRequest(ApiModel):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class TokenResponse(ApiModel):
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int = Field(description="Seconds until the access token expires")
+    refresh_token: str
+    tenant_id: str
+    user_id: str
+
+
+class ContactCreate(ApiModel):
+    first_name: str = Field(default="", max_length=200, examples=["Grace"])
+    last_name: str = Field(default="", max_length=200, examples=["Hopper"])
+    email: str = Field(default="", max_length=320, examples=["grace@navy.example"])
+    phone: str = Field(default="", max_length=50, examples=["+1 555 0100"])
+    owner_id: str | None = Field(default=None, description="Defaults to the caller")
+
+
+class ContactUpdate(ApiModel):
+    """Only the fields present are changed; an empty string clears a field."""
+
+    first_name: str | None = Field(default=None, max_length=200)
+    last_name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=50)
+    owner_id: str | None = None
+
+
+class Contact(ApiModel):
+    id: str
+    first_name: str
+    last_name: str
+    email: str
+    phone: str
+    owner_id: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: str | None
+    updated_by: str | None
+
+
+class ContactList(ApiModel):
+    data: list[Contact]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
+
+
+class Stage(ApiModel):
+    id: str
+    name: str
+    position: int
+    probability: int = Field(description="Win probability in percent")
+
+
+class Pipeline(ApiModel):
+    id: str
+    name: str
+    is_default: bool
+    stages: list[Stage]
+
+
+class PipelineList(ApiModel):
+    data: list[Pipeline]
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+    code: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    instance: str
+    request_id: str
+    errors: list[FieldError] | None = None

@@ -1,0 +1,30 @@
+"""Gateway settings (env prefix GATEWAY_)."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from crm_kit.settings import BaseServiceSettings
+
+
+class GatewaySettings(BaseServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", frozen=True, extra="ignore")
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    crm_core_address: str = "127.0.0.1:50052"
+    upstream_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # memory:// keeps limits per process; redis://host:port/db shares them across replicas.
+    rate_limit_storage_url: str = "memory://"
+    rate_limit_default: str = "100/second"
+    rate_limit_auth: str = "10/minute"
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    cors_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _storage_scheme(cls, value: str) -> str:
+        if not value.startswith(("memory://", "redis://", "rediss://")):
+            raise ValueError("must be memory://, redis:// or rediss://")
+        return value

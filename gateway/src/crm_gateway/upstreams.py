@@ -1,0 +1,36 @@
+"""gRPC channels and stubs to the services, opened once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+
+from crm.crm_core.v1 import contacts_pb2_grpc, pipelines_pb2_grpc
+from crm.identity.v1 import identity_pb2_grpc
+from crm_gateway.settings import GatewaySettings
+from crm_kit.grpc.interceptors import insecure_channel
+
+
+@dataclass
+class Upstreams:
+    channels: dict[str, grpc.aio.Channel]
+    identity: identity_pb2_grpc.IdentityServiceStub
+    contacts: contacts_pb2_grpc.ContactServiceStub
+    pipelines: pipelines_pb2_grpc.PipelineServiceStub
+
+    @classmethod
+    def connect(cls, settings: GatewaySettings) -> Upstreams:
+        timeout = settings.upstream_timeout_seconds
+        identity = insecure_channel(settings.identity_address, default_timeout=timeout)
+        crm_core = insecure_channel(settings.crm_core_address, default_timeout=timeout)
+        return cls(
+            channels={"identity": identity, "crm_core": crm_core},
+            identity=identity_pb2_grpc.IdentityServiceStub(identity),
+            contacts=contacts_pb2_grpc.ContactServiceStub(crm_core),
+            pipelines=pipelines_pb2_grpc.PipelineServiceStub(crm_core),
+        )
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()

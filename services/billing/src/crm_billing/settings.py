@@ -1,0 +1,18 @@
+"""Billing (plans, Stripe subscriptions, entitlements) settings (env prefix BILLING_)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from crm_kit.settings import ServiceSettings, local_database_urls
+
+_RUNTIME_URL, _MIGRATION_URL = local_database_urls("crm_billing")
+
+
+class BillingSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="BILLING_", frozen=True, extra="ignore")
+
+    database_url: str = _RUNTIME_URL
+    migration_database_url: str = _MIGRATION_URL
+    grpc_port: int = Field(default=50054, ge=1, le=65535)

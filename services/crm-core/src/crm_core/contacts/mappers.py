@@ -1,0 +1,75 @@
+"""Contact <-> protobuf, nothing else."""
+
+from __future__ import annotations
+
+import uuid
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from crm.crm_core.v1 import contacts_pb2
+from crm_core.contacts.schemas import CONTACT_FIELDS, ContactCreate, ContactUpdate
+from crm_core.models import Contact
+from crm_kit.errors import InvalidArgument, NotFound
+
+
+def parse_id(value: str) -> uuid.UUID:
+    """A malformed id answers like an unknown one: not found."""
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        raise NotFound("contact not found", code="contact_not_found") from exc
+
+
+def _optional_user(value: str, field: str) -> uuid.UUID | None:
+    if not value:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        raise InvalidArgument(f"{field} is not a UUID", code="invalid_uuid", field=field) from exc
+
+
+def _timestamp(value: object) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)  # type: ignore[arg-type]
+    return stamp
+
+
+def to_proto(contact: Contact) -> contacts_pb2.Contact:
+    return contacts_pb2.Contact(
+        id=str(contact.id),
+        first_name=contact.first_name,
+        last_name=contact.last_name,
+        email=contact.email,
+        phone=contact.phone,
+        owner_id=str(contact.owner_id) if contact.owner_id else "",
+        version=contact.version,
+        created_at=_timestamp(contact.created_at),
+        updated_at=_timestamp(contact.updated_at),
+        created_by=str(contact.created_by) if contact.created_by else "",
+        updated_by=str(contact.updated_by) if contact.updated_by else "",
+    )
+
+
+def create_from_proto(request: contacts_pb2.CreateContactRequest) -> ContactCreate:
+    return ContactCreate(
+        first_name=request.first_name,
+        last_name=request.last_name,
+        email=request.email,
+        phone=request.phone,
+        owner_id=_optional_user(request.owner_id, "owner_id"),
+    )
+
+
+def update_from_proto(request: contacts_pb2.UpdateContactRequest) -> ContactUpdate:
+    changes: dict[str, object] = {
+        name: getattr(request, name)
+        for name in CONTACT_FIELDS
+        if request.HasField(name)  # type: ignore[arg-type]  # names from CONTACT_FIELDS
+    }
+    if "owner_id" in changes:
+        changes["owner_id"] = _optional_user(request.owner_id, "owner_id")
+    return ContactUpdate(
+        changes=changes,
+        expected_version=request.expected_version if request.HasField("expected_version") else None,
+    )

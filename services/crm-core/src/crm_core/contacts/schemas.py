@@ -1,0 +1,87 @@
+"""Contact inputs, validated here so every transport gets the same rules."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from email_validator import EmailNotValidError, validate_email
+
+from crm_kit.errors import InvalidArgument
+
+NAME_MAX = 200
+PHONE_MAX = 50
+CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "owner_id")
+
+
+def clean_name(value: str, field_name: str) -> str:
+    value = value.strip()
+    if len(value) > NAME_MAX:
+        raise InvalidArgument(
+            f"{field_name} must be at most {NAME_MAX} characters", code="too_long", field=field_name
+        )
+    return value
+
+
+def clean_email(value: str) -> str:
+    value = value.strip()
+    if not value:
+        return ""
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidArgument(str(exc), code="invalid_email", field="email") from exc
+
+
+def clean_phone(value: str) -> str:
+    value = value.strip()
+    if len(value) > PHONE_MAX or any(c not in "+0123456789 ()-." for c in value):
+        raise InvalidArgument("phone is not a phone number", code="invalid_phone", field="phone")
+    return value
+
+
+@dataclass(frozen=True)
+class ContactCreate:
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    phone: str = ""
+    owner_id: uuid.UUID | None = None
+
+    def cleaned(self) -> ContactCreate:
+        created = ContactCreate(
+            first_name=clean_name(self.first_name, "first_name"),
+            last_name=clean_name(self.last_name, "last_name"),
+            email=clean_email(self.email),
+            phone=clean_phone(self.phone),
+            owner_id=self.owner_id,
+        )
+        if not (created.first_name or created.last_name or created.email):
+            raise InvalidArgument(
+                "a contact needs a first name, a last name or an email",
+                code="required",
+                field="first_name",
+            )
+        return created
+
+
+@dataclass(frozen=True)
+class ContactUpdate:
+    """Only the fields in `changes` are touched."""
+
+    changes: dict[str, object] = field(default_factory=dict)
+    expected_version: int | None = None
+
+    def cleaned(self) -> dict[str, object]:
+        cleaners: dict[str, Callable[[object], object]] = {
+            "first_name": lambda v: clean_name(str(v), "first_name"),
+            "last_name": lambda v: clean_name(str(v), "last_name"),
+            "email": lambda v: clean_email(str(v)),
+            "phone": lambda v: clean_phone(str(v)),
+            "owner_id": lambda v: v,
+        }
+        unknown = set(self.changes) - set(cleaners)
+        if unknown:
+            raise InvalidArgument(f"unknown fields: {sorted(unknown)}", code="unknown_field")
+        return {name: cleaners[name](value) for name, value in self.changes.items()}

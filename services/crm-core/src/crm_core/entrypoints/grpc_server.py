@@ -1,0 +1,99 @@
+"""ContactService and PipelineService servicers."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+
+from grpc.aio import ServicerContext
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from crm.crm_core.v1 import contacts_pb2, contacts_pb2_grpc, pipelines_pb2, pipelines_pb2_grpc
+from crm_core.contacts import mappers
+from crm_core.contacts import service as contacts
+from crm_core.pipelines import service as pipelines
+from crm_kit.context import current_context
+from crm_kit.db.session import unit_of_work
+
+CONTACT_SERVICE = contacts_pb2.DESCRIPTOR.services_by_name["ContactService"].full_name
+PIPELINE_SERVICE = pipelines_pb2.DESCRIPTOR.services_by_name["PipelineService"].full_name
+
+
+@dataclass
+class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
+    factory: async_sessionmaker[AsyncSession]
+
+    def _tenant_unit(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return unit_of_work(self.factory, tenant_id=current_context().require_tenant())
+
+    async def CreateContact(  # noqa: N802 - gRPC method name
+        self, request: contacts_pb2.CreateContactRequest, context: ServicerContext
+    ) -> contacts_pb2.Contact:
+        async with self._tenant_unit() as session:
+            contact = await contacts.create(session, data=mappers.create_from_proto(request))
+        return mappers.to_proto(contact)
+
+    async def GetContact(  # noqa: N802
+        self, request: contacts_pb2.GetContactRequest, context: ServicerContext
+    ) -> contacts_pb2.Contact:
+        async with self._tenant_unit() as session:
+            contact = await contacts.get(session, contact_id=mappers.parse_id(request.id))
+        return mappers.to_proto(contact)
+
+    async def ListContacts(  # noqa: N802
+        self, request: contacts_pb2.ListContactsRequest, context: ServicerContext
+    ) -> contacts_pb2.ListContactsResponse:
+        async with self._tenant_unit() as session:
+            page = await contacts.list_page(session, limit=request.limit, cursor=request.cursor)
+        return contacts_pb2.ListContactsResponse(
+            contacts=[mappers.to_proto(c) for c in page.contacts], next_cursor=page.next_cursor
+        )
+
+    async def UpdateContact(  # noqa: N802
+        self, request: contacts_pb2.UpdateContactRequest, context: ServicerContext
+    ) -> contacts_pb2.Contact:
+        async with self._tenant_unit() as session:
+            contact = await contacts.update(
+                session,
+                contact_id=mappers.parse_id(request.id),
+                data=mappers.update_from_proto(request),
+            )
+        return mappers.to_proto(contact)
+
+    async def DeleteContact(  # noqa: N802
+        self, request: contacts_pb2.DeleteContactRequest, context: ServicerContext
+    ) -> contacts_pb2.DeleteContactResponse:
+        async with self._tenant_unit() as session:
+            await contacts.delete(session, contact_id=mappers.parse_id(request.id))
+        return contacts_pb2.DeleteContactResponse()
+
+
+@dataclass
+class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
+    factory: async_sessionmaker[AsyncSession]
+
+    async def ListPipelines(  # noqa: N802
+        self, request: pipelines_pb2.ListPipelinesRequest, context: ServicerContext
+    ) -> pipelines_pb2.ListPipelinesResponse:
+        tenant = current_context().require_tenant()
+        async with unit_of_work(self.factory, tenant_id=tenant) as session:
+            found = await pipelines.list_pipelines(session)
+        return pipelines_pb2.ListPipelinesResponse(
+            pipelines=[
+                pipelines_pb2.Pipeline(
+                    id=str(p.id),
+                    name=p.name,
+                    is_default=p.is_default,
+                    stages=[
+                        pipelines_pb2.Stage(
+                            id=str(s.id),
+                            name=s.name,
+                            position=s.position,
+                            probability=s.probability,
+                        )
+                        for s in p.stages
+                    ],
+                )
+                for p in found
+            ]
+        )

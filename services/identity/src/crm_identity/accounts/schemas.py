@@ -1,0 +1,28 @@
+"""Inputs and results of the account use cases."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SignupData:
+    organization_name: str
+    owner_name: str
+    email: str
+    password: str
+
+
+@dataclass(frozen=True)
+class Credentials:
+    email: str
+    password: str
+    tenant_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class AuthenticatedUser:
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID
+    roles: tuple[str, ...]

@@ -1,0 +1,4 @@
+from crm_identity.models import Base
+from crm_kit.db.migrations import run_env
+
+run_env(Base.metadata)

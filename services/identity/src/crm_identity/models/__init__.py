@@ -1,0 +1,9 @@
+"""Identity's tables, one entity a module; importing this package registers them all."""
+
+from crm_identity.models.base import Base, OutboxRecord, ProcessedEvent
+from crm_identity.models.refresh_token import RefreshToken
+from crm_identity.models.signing_key import SigningKey
+from crm_identity.models.tenant import Tenant
+from crm_identity.models.user import User
+
+__all__ = ["Base", "OutboxRecord", "ProcessedEvent", "RefreshToken", "SigningKey", "Tenant", "User"]

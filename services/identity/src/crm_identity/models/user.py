@@ -1,0 +1,26 @@
+"""A person who signs in to one tenant."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm_identity.models.base import Base
+from crm_kit.db.models import TenantOwned, Timestamped
+
+
+class User(TenantOwned, Timestamped, Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("tenant_id", "email_normalized"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    email_normalized: Mapped[str] = mapped_column(String(320), index=True)
+    password_hash: Mapped[str] = mapped_column(String(100))
+    roles: Mapped[list[str]] = mapped_column(ARRAY(String(20)))
+    # active | deactivated
+    status: Mapped[str] = mapped_column(String(20), default="active")

@@ -1,0 +1,1 @@
+"""Access tokens (ES256 JWT), their signing keys and JWKS, and refresh tokens."""

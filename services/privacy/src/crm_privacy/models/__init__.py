@@ -1,0 +1,5 @@
+"""Privacy tables: so far only the event tables its coming work will use."""
+
+from crm_privacy.models.base import Base, OutboxRecord, ProcessedEvent
+
+__all__ = ["Base", "OutboxRecord", "ProcessedEvent"]

@@ -1,7 +1,8 @@
 # Every target here is what CI and developers run; .ci/run calls `make test`.
 SHELL := /bin/bash
 PYTHON ?= python3
-UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+# The machine's uv if it has one, else one installed from PyPI into .tools/.
+UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 
 .PHONY: help install run test lint format typecheck proto proto-check unit integration e2e clean
@@ -13,11 +14,11 @@ help:
 	@echo "make proto  - regenerate libs/contracts from protos/"
 
 # uv from PyPI when the machine has none: only Python 3.11+ and pip are assumed.
-.tools/bin/uv:
-	$(PYTHON) -m pip install --quiet --target .tools/uv-pkg "uv>=0.9,<0.14"
-	mkdir -p .tools/bin && ln -sf ../uv-pkg/bin/uv .tools/bin/uv
+$(CURDIR)/.tools/bin/uv:
+	$(PYTHON) -m pip install --quiet --target $(CURDIR)/.tools/uv-pkg "uv>=0.9,<0.14"
+	mkdir -p $(CURDIR)/.tools/bin && ln -sf ../uv-pkg/bin/uv $(CURDIR)/.tools/bin/uv
 
-install: $(if $(shell command -v uv 2>/dev/null),,.tools/bin/uv)
+install: $(UV)
 	$(UV) sync --frozen --all-packages
 
 run: install

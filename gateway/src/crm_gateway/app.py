@@ -61,5 +61,6 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
             expose_headers=["ETag", "Location", "RateLimit", "RateLimit-Policy", "Retry-After"],
         )
+    app.add_middleware(problems.UnhandledErrorMiddleware)
     app.add_middleware(EdgeMiddleware)
     return app

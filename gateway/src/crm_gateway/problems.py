@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_kit.context import current_context
 from crm_kit.errors import ERROR_CODE_METADATA_KEY, ERROR_FIELD_METADATA_KEY, ServiceError
@@ -85,7 +86,8 @@ def problem_response(problem: Problem, request: Request) -> JSONResponse:
     }
     if problem.errors:
         body["errors"] = problem.errors
-    headers = dict(problem.headers)
+    # A refusal after the rate-limit check still tells the client where it stands.
+    headers = {**getattr(request.state, "rate_limit_headers", {}), **problem.headers}
     if problem.status in (503, 504):
         headers.setdefault("Retry-After", RETRY_AFTER_SECONDS)
     if problem.status == 401:
@@ -146,9 +148,31 @@ def install(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         return problem_response(Problem(exc.status_code, code, detail, headers=headers), request)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")
-        return problem_response(
-            Problem(500, "internal", "the request could not be completed"), request
-        )
+
+class UnhandledErrorMiddleware:
+    """Answers any unhandled error with a 500 problem, inside the edge middleware so the
+    response keeps its request id and security headers (Starlette's own catch-all runs
+    outside every middleware)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unhandled error")
+            if started:
+                raise
+            problem = Problem(500, "internal", "the request could not be completed")
+            await problem_response(problem, Request(scope))(scope, receive, send)

@@ -85,8 +85,15 @@ async def grant_runtime_role(migration_url: str, runtime_url: str) -> None:
 
 
 async def provision(*, migration_url: str, runtime_url: str, migrations_dir: Path) -> None:
-    """Idempotent: safe to run at every start and from several replicas in turn."""
-    await ensure_database(migration_url)
-    await ensure_runtime_role(migration_url, runtime_url)
-    await upgrade_to_head(migrations_dir, migration_url)
-    await grant_runtime_role(migration_url, runtime_url)
+    """Idempotent, and serialized by an advisory lock, so replicas starting at once
+    (several pods' migrate init containers) take turns instead of racing."""
+    database = make_url(migration_url).database or ""
+    lock = await asyncpg.connect(**_asyncpg_params(migration_url, database="postgres"))
+    try:
+        await lock.execute("SELECT pg_advisory_lock(hashtext($1))", f"crm-provision:{database}")
+        await ensure_database(migration_url)
+        await ensure_runtime_role(migration_url, runtime_url)
+        await upgrade_to_head(migrations_dir, migration_url)
+        await grant_runtime_role(migration_url, runtime_url)
+    finally:
+        await lock.close()  # ends the session, which releases the lock

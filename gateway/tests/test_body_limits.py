@@ -1,0 +1,63 @@
+"""Bodies the API cannot take are refused before any route reads them."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from crm_gateway.problems import PROBLEM_MEDIA_TYPE
+
+pytestmark = pytest.mark.unit
+
+MAX_BODY_BYTES = 1024  # gateway_settings() in conftest
+
+
+class TestBodyLimits:
+    async def test_body_over_the_limit_is_413(self, client: httpx.AsyncClient) -> None:
+        body = json.dumps({"first_name": "x" * MAX_BODY_BYTES})
+
+        response = await client.post(
+            "/v1/contacts", content=body, headers={"Content-Type": "application/json"}
+        )
+
+        assert response.status_code == 413
+        assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+        assert response.json()["code"] == "body_too_large"
+
+    async def test_body_at_the_limit_passes_the_size_check(self, client: httpx.AsyncClient) -> None:
+        body = b"{" + b" " * (MAX_BODY_BYTES - 2) + b"}"
+
+        response = await client.post(
+            "/v1/contacts", content=body, headers={"Content-Type": "application/json"}
+        )
+
+        # Reaches authentication, which refuses the missing token.
+        assert response.status_code == 401
+
+    @pytest.mark.parametrize(
+        "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"]
+    )
+    async def test_non_json_body_is_415(self, client: httpx.AsyncClient, content_type: str) -> None:
+        response = await client.post(
+            "/v1/auth/login", content=b"email=a&password=b", headers={"Content-Type": content_type}
+        )
+
+        assert response.status_code == 415
+        assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+        assert response.json()["code"] == "unsupported_media_type"
+
+    async def test_body_without_a_content_type_is_415(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/v1/auth/login", content=b'{"email": "a"}')
+
+        assert response.status_code == 415
+
+    async def test_json_with_a_charset_is_accepted(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/v1/auth/login",
+            content=b'{"email": "", "password": "x"}',
+            headers={"Content-Type": "application/json; charset=utf-8"},
+        )
+
+        assert response.status_code == 422

@@ -1,0 +1,311 @@
+"""Access tokens are verified locally: ES256 only, the kid picks the key, claims are checked."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+
+from crm_kit.auth.tokens import AccessTokenVerifier, JwksCache, Principal
+from crm_kit.errors import Unauthenticated, Unavailable
+
+pytestmark = pytest.mark.unit
+
+ISSUER = "crm-identity"
+AUDIENCE = "crm"
+KID = "key-1"
+
+
+# --- factories -------------------------------------------------------------------------
+
+
+def new_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def public_jwk(key: ec.EllipticCurvePrivateKey, kid: str) -> dict[str, Any]:
+    jwk: dict[str, Any] = ECAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    return {**jwk, "kid": kid, "alg": "ES256", "use": "sig"}
+
+
+def jwks_document(*keys: tuple[ec.EllipticCurvePrivateKey, str]) -> str:
+    return json.dumps({"keys": [public_jwk(key, kid) for key, kid in keys]})
+
+
+class CountingJwks:
+    """A JWKS source whose document can change, counting how often it is fetched."""
+
+    def __init__(self, document: str) -> None:
+        self.document = document
+        self.calls = 0
+
+    async def __call__(self) -> str:
+        self.calls += 1
+        return self.document
+
+
+class FailingJwks:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def __call__(self) -> str:
+        self.calls += 1
+        raise ConnectionError("identity is down")
+
+
+def access_claims(**overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(uuid.uuid4()),
+        "tenant": str(uuid.uuid4()),
+        "roles": ["owner"],
+        "iat": now,
+        "exp": now + 300,
+        "jti": uuid.uuid4().hex,
+    }
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def sign(
+    key: ec.EllipticCurvePrivateKey,
+    claims: dict[str, Any],
+    *,
+    kid: str = KID,
+    typ: str | None = "at+jwt",
+) -> str:
+    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": kid, "typ": typ})
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unsigned_token(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    """A JWT built by hand, so nothing in a library refuses to produce it."""
+    return f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}."
+
+
+def hs256_token(secret: bytes, claims: dict[str, Any], *, kid: str = KID) -> str:
+    header = {"alg": "HS256", "typ": "at+jwt", "kid": kid}
+    signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64url(signature)}"
+
+
+def verifier_for(fetch: Any, *, min_refresh_seconds: float = 10.0) -> AccessTokenVerifier:
+    return AccessTokenVerifier(
+        JwksCache(fetch, min_refresh_seconds=min_refresh_seconds),
+        issuer=ISSUER,
+        audience=AUDIENCE,
+    )
+
+
+# --- fixtures --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def signing_key() -> ec.EllipticCurvePrivateKey:
+    return new_key()
+
+
+@pytest.fixture
+def jwks(signing_key: ec.EllipticCurvePrivateKey) -> CountingJwks:
+    return CountingJwks(jwks_document((signing_key, KID)))
+
+
+@pytest.fixture
+def verifier(jwks: CountingJwks) -> AccessTokenVerifier:
+    return verifier_for(jwks)
+
+
+# --- tests -----------------------------------------------------------------------------
+
+
+class TestVerify:
+    async def test_valid_token_gives_the_principal(
+        self, verifier: AccessTokenVerifier, signing_key: ec.EllipticCurvePrivateKey
+    ) -> None:
+        claims = access_claims(roles=["owner", "sales"])
+
+        principal = await verifier.verify(sign(signing_key, claims))
+
+        assert principal == Principal(
+            tenant_id=uuid.UUID(claims["tenant"]),
+            user_id=uuid.UUID(claims["sub"]),
+            roles=("owner", "sales"),
+            token_id=claims["jti"],
+            expires_at=claims["exp"],
+        )
+
+    async def test_rejects_token_signed_by_another_key_with_the_same_kid(
+        self, verifier: AccessTokenVerifier
+    ) -> None:
+        forged = sign(new_key(), access_claims())
+
+        with pytest.raises(Unauthenticated) as excinfo:
+            await verifier.verify(forged)
+
+        assert excinfo.value.code == "invalid_token"
+
+    async def test_rejects_expired_token_as_token_expired(
+        self, verifier: AccessTokenVerifier, signing_key: ec.EllipticCurvePrivateKey
+    ) -> None:
+        now = int(time.time())
+        expired = sign(signing_key, access_claims(iat=now - 600, exp=now - 60))
+
+        with pytest.raises(Unauthenticated) as excinfo:
+            await verifier.verify(expired)
+
+        assert excinfo.value.code == "token_expired"
+
+    async def test_rejects_alg_none(self, verifier: AccessTokenVerifier) -> None:
+        token = unsigned_token({"alg": "none", "typ": "at+jwt", "kid": KID}, access_claims())
+
+        with pytest.raises(Unauthenticated) as excinfo:
+            await verifier.verify(token)
+
+        assert excinfo.value.code == "invalid_token"
+
+    @pytest.mark.parametrize("secret_format", ["pem", "jwk"])
+    async def test_rejects_hs256_signed_with_the_public_key_as_secret(
+        self,
+        verifier: AccessTokenVerifier,
+        signing_key: ec.EllipticCurvePrivateKey,
+        secret_format: str,
+    ) -> None:
+        if secret_format == "pem":
+            secret = signing_key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        else:
+            secret = json.dumps(public_jwk(signing_key, KID)).encode()
+        token = hs256_token(secret, access_claims())
+
+        with pytest.raises(Unauthenticated) as excinfo:
+            await verifier.verify(token)
+
+        assert excinfo.value.code == "invalid_token"
+
+    @pytest.mark.parametrize(
+        "overrides",
+        [
+            pytest.param({"aud": "another-api"}, id="wrong-audience"),
+            pytest.param({"iss": "someone-else"}, id="wrong-issuer"),
+            pytest.param({"jti": None}, id="missing-jti"),
+            pytest.param({"sub": None}, id="missing-sub"),
+            pytest.param({"tenant": "not-a-uuid"}, id="non-uuid-tenant"),
+            pytest.param({"tenant": None}, id="missing-tenant"),
+            pytest.param({"sub": "not-a-uuid"}, id="non-uuid-subject"),
+            pytest.param({"roles": "owner"}, id="roles-not-a-list"),
+        ],
+    )
+    async def test_rejects_bad_claims(
+        self,
+        verifier: AccessTokenVerifier,
+        signing_key: ec.EllipticCurvePrivateKey,
+        overrides: dict[str, Any],
+    ) -> None:
+        token = sign(signing_key, access_claims(**overrides))
+
+        with pytest.raises(Unauthenticated) as excinfo:
+            await verifier.verify(token)
+
+        assert excinfo.value.code == "invalid_token"
+
+    @pytest.mark.parametrize("typ", [None, "JWT"], ids=["missing-typ", "plain-jwt-typ"])
+    async def test_rejects_token_not_typed_as_access_token(
+        self,
+        verifier: AccessTokenVerifier,
+        signing_key: ec.EllipticCurvePrivateKey,
+        typ: str | None,
+    ) -> None:
+        token = sign(signing_key, access_claims(), typ=typ)
+
+        with pytest.raises(Unauthenticated) as excinfo:
+            await verifier.verify(token)
+
+        assert excinfo.value.code == "invalid_token"
+
+    @pytest.mark.parametrize("garbage", ["", "garbage", "a.b.c", "Bearer xyz"])
+    async def test_rejects_garbage(self, verifier: AccessTokenVerifier, garbage: str) -> None:
+        with pytest.raises(Unauthenticated) as excinfo:
+            await verifier.verify(garbage)
+
+        assert excinfo.value.code == "invalid_token"
+
+    async def test_known_kid_does_not_refetch_keys(
+        self,
+        verifier: AccessTokenVerifier,
+        jwks: CountingJwks,
+        signing_key: ec.EllipticCurvePrivateKey,
+    ) -> None:
+        await verifier.verify(sign(signing_key, access_claims()))
+        await verifier.verify(sign(signing_key, access_claims()))
+
+        assert jwks.calls == 1
+
+
+class TestJwksCache:
+    async def test_unknown_kid_refreshes_once_then_not_again_within_min_refresh(
+        self, verifier: AccessTokenVerifier, jwks: CountingJwks
+    ) -> None:
+        stranger = new_key()
+
+        with pytest.raises(Unauthenticated) as first:
+            await verifier.verify(sign(stranger, access_claims(), kid="unknown-1"))
+        calls_after_first = jwks.calls
+        with pytest.raises(Unauthenticated) as second:
+            await verifier.verify(sign(stranger, access_claims(), kid="unknown-2"))
+
+        assert calls_after_first == 1
+        assert jwks.calls == 1
+        assert first.value.code == second.value.code == "invalid_token"
+
+    async def test_fetch_failure_is_unavailable(self) -> None:
+        fetch = FailingJwks()
+        verifier = verifier_for(fetch)
+
+        with pytest.raises(Unavailable):
+            await verifier.verify(sign(new_key(), access_claims()))
+
+        assert fetch.calls == 1
+        assert not verifier.keys.loaded
+
+    async def test_rotated_key_is_picked_up_on_first_sight_of_its_kid(
+        self, signing_key: ec.EllipticCurvePrivateKey
+    ) -> None:
+        jwks = CountingJwks(jwks_document((signing_key, KID)))
+        verifier = verifier_for(jwks, min_refresh_seconds=0)
+        await verifier.verify(sign(signing_key, access_claims()))
+        rotated = new_key()
+        jwks.document = jwks_document((signing_key, KID), (rotated, "key-2"))
+        claims = access_claims()
+
+        principal = await verifier.verify(sign(rotated, claims, kid="key-2"))
+
+        assert principal.token_id == claims["jti"]
+        assert jwks.calls == 2
+
+    async def test_ignores_keys_that_are_not_es256(
+        self, signing_key: ec.EllipticCurvePrivateKey
+    ) -> None:
+        jwk = {**public_jwk(signing_key, KID), "alg": "ES384"}
+        cache = JwksCache(CountingJwks(json.dumps({"keys": [jwk]})))
+
+        with pytest.raises(Unauthenticated):
+            await cache.key_for(KID)
+
+        assert not cache.loaded

@@ -1,0 +1,139 @@
+"""Outbox -> relay -> JetStream: nothing lost while NATS is down, nothing published twice."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from crm.events.v1 import envelope_pb2
+from crm_core.models import OutboxRecord
+from crm_devstack.embedded import EmbeddedNats
+from crm_kit.db.session import unit_of_work
+from crm_kit.events.bus import STREAM_NAME
+from crm_kit.events.relay import OutboxRelay
+
+from ..contacts.factories import create_contact
+
+pytestmark = pytest.mark.integration
+
+
+async def _envelopes_for(js: JetStreamContext, subject: str) -> list[envelope_pb2.Envelope]:
+    """Every message on `subject` in the stream, read with an ephemeral consumer."""
+    subscription = await js.pull_subscribe(
+        subject,
+        stream=STREAM_NAME,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
+    )
+    found: list[envelope_pb2.Envelope] = []
+    while True:
+        try:
+            batch = await subscription.fetch(100, timeout=0.5)
+        except TimeoutError:
+            break
+        found += [envelope_pb2.Envelope.FromString(m.data) for m in batch]
+    await subscription.unsubscribe()
+    return found
+
+
+async def _outbox_row(factory: async_sessionmaker[AsyncSession], tenant: uuid.UUID) -> OutboxRecord:
+    async with unit_of_work(factory, tenant_id=None) as session:
+        row = await session.scalar(
+            select(OutboxRecord).where(
+                OutboxRecord.tenant_id == tenant,
+                OutboxRecord.event_type == "crm_core.contact.created",
+            )
+        )
+    assert row is not None
+    return row
+
+
+async def _relay_until_published(
+    relay: OutboxRelay,
+    js: JetStreamContext,
+    factory: async_sessionmaker[AsyncSession],
+    tenant: uuid.UUID,
+) -> OutboxRecord:
+    """Run the relay (as its loop would) until the tenant's event is marked published."""
+    for _ in range(100):
+        await relay.publish_pending(js)
+        row = await _outbox_row(factory, tenant)
+        if row.published_at is not None:
+            return row
+        await asyncio.sleep(0.1)
+    raise AssertionError("the relay never published the event")
+
+
+class TestRelay:
+    async def test_created_contact_is_published_once_with_its_event_id(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        jetstream: JetStreamContext,
+        tenant: uuid.UUID,
+    ) -> None:
+        contact = await create_contact(factory, tenant=tenant)
+        relay = OutboxRelay(factory, OutboxRecord)
+        row = await _relay_until_published(relay, jetstream, factory, tenant)
+
+        published = [
+            e
+            for e in await _envelopes_for(jetstream, "crm.crm_core.contact.created")
+            if e.id == str(row.id)
+        ]
+        assert len(published) == 1
+        assert published[0].tenant_id == str(tenant)
+        assert contact.first_name == "Ada"
+
+    async def test_republishing_a_lost_mark_is_dropped_by_jetstream(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        jetstream: JetStreamContext,
+        tenant: uuid.UUID,
+    ) -> None:
+        await create_contact(factory, tenant=tenant)
+        relay = OutboxRelay(factory, OutboxRecord)
+        row = await _relay_until_published(relay, jetstream, factory, tenant)
+        # As if the relay crashed after the PubAck but before its commit.
+        async with unit_of_work(factory, tenant_id=None) as session:
+            await session.execute(
+                update(OutboxRecord).where(OutboxRecord.id == row.id).values(published_at=None)
+            )
+        await _relay_until_published(relay, jetstream, factory, tenant)
+
+        copies = [
+            e
+            for e in await _envelopes_for(jetstream, "crm.crm_core.contact.created")
+            if e.id == str(row.id)
+        ]
+        assert len(copies) == 1
+
+
+class TestNatsOutage:
+    async def test_contact_created_while_nats_is_down_is_delivered_once_after(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        nats_server: EmbeddedNats,
+        jetstream: JetStreamContext,
+        tenant: uuid.UUID,
+    ) -> None:
+        relay = OutboxRelay(factory, OutboxRecord, publish_timeout=0.5)
+        nats_server.stop()
+        try:
+            await create_contact(factory, tenant=tenant)
+            assert await relay.publish_pending(jetstream) == 0
+            assert (await _outbox_row(factory, tenant)).published_at is None
+        finally:
+            nats_server.start()
+
+        row = await _relay_until_published(relay, jetstream, factory, tenant)
+        delivered = [
+            e
+            for e in await _envelopes_for(jetstream, "crm.crm_core.contact.created")
+            if e.id == str(row.id)
+        ]
+        assert len(delivered) == 1

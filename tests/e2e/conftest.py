@@ -1,0 +1,109 @@
+"""The whole suite, every process real: five services and the gateway as separate
+processes, on the machine's PostgreSQL, NATS (JetStream) and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import nats
+import pytest
+import pytest_asyncio
+import redis.asyncio as redis_asyncio
+from nats.js.errors import NotFoundError
+
+from crm_devstack.stack import Stack, StackConfig
+from crm_devstack.testing import TEST_NATS_URL, TEST_REDIS_URL, stack_config_for_tests
+from crm_kit.events.bus import STREAM_NAME
+
+# Beside `make run` and a developer's own services: ports 51051.. and 9000.
+PORT_OFFSET = 1000
+DEFAULT_LIMIT_PER_SECOND = 20
+PASSWORD = "correct horse battery"
+
+
+async def _clean_bus_and_limits() -> None:
+    """A fresh stream and rate-limit db, so nothing from an earlier run leaks in."""
+    nc = await nats.connect(TEST_NATS_URL)
+    try:
+        await nc.jetstream().delete_stream(STREAM_NAME)
+    except NotFoundError:
+        pass
+    finally:
+        await nc.close()
+    client = redis_asyncio.from_url(TEST_REDIS_URL)
+    await client.flushdb()
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def stack_config() -> StackConfig:
+    return stack_config_for_tests(
+        database_suffix="_e2e",
+        port_offset=PORT_OFFSET,
+        rate_limit_storage_url=TEST_REDIS_URL,
+        extra_env={
+            "GATEWAY_RATE_LIMIT_DEFAULT": f"{DEFAULT_LIMIT_PER_SECOND}/second",
+            "GATEWAY_RATE_LIMIT_AUTH": "100/minute",
+            "IDENTITY_BCRYPT_ROUNDS": "10",
+        },
+    )
+
+
+@pytest.fixture(scope="session")
+def stack(stack_config: StackConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    asyncio.run(_clean_bus_and_limits())
+    log_dir = Path(tmp_path_factory.mktemp("e2e-logs"))
+    with Stack(stack_config, log_dir=log_dir) as running:
+        yield running
+
+
+@pytest_asyncio.fixture
+async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as client:
+        yield client
+
+
+@dataclass(frozen=True)
+class Account:
+    tenant_id: str
+    user_id: str
+    email: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+async def sign_up(api: httpx.AsyncClient, organization: str = "Acme") -> Account:
+    email = f"owner-{uuid.uuid4().hex[:10]}@example.com"
+    response = await api.post(
+        "/v1/auth/signup",
+        json={
+            "organization_name": organization,
+            "owner_name": "Ada Lovelace",
+            "email": email,
+            "password": PASSWORD,
+        },
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return Account(
+        body["tenant_id"], body["user_id"], email, body["access_token"], body["refresh_token"]
+    )
+
+
+@pytest_asyncio.fixture
+async def tenant_a(api: httpx.AsyncClient) -> Account:
+    return await sign_up(api, "Tenant A")
+
+
+@pytest_asyncio.fixture
+async def tenant_b(api: httpx.AsyncClient) -> Account:
+    return await sign_up(api, "Tenant B")

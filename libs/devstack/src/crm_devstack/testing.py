@@ -9,12 +9,21 @@ the ones `make run` or a developer uses.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 from pathlib import Path
 
 import asyncpg
 
-from crm_devstack.stack import ServiceSpec, StackConfig
+from crm_devstack.processes import (
+    Job,
+    grpc_health_check,
+    module_command,
+    run_once,
+    spawn,
+    wait_ready,
+)
+from crm_devstack.stack import ServiceSpec, StackConfig, service_env
 from crm_kit.db.provision import provision
 
 TEST_POSTGRES_HOST = os.environ.get("CRM_TEST_POSTGRES_HOST", "127.0.0.1:5432")
@@ -85,3 +94,26 @@ async def tenant_tables_security(migration_url: str) -> dict[str, tuple[bool, bo
     finally:
         await conn.close()
     return {r["table_name"]: (r["rls"], r["forced"], r["policies"]) for r in rows}
+
+
+def serve_until_healthy_then_stop(
+    config: StackConfig, service: ServiceSpec, *, log_dir: Path, port: int
+) -> int:
+    """Migrate and start one service as a real process, wait for gRPC health SERVING,
+    then SIGTERM it; returns its exit status (0 means it drained and stopped cleanly)."""
+    env = {**service_env(config, service), f"{service.env_prefix}GRPC_PORT": str(port)}
+    run_once(
+        Job(f"{service.name}-migrate", module_command(service.module, "migrate"), env),
+        log_dir=log_dir,
+    )
+    child = spawn(
+        Job(service.name, module_command(service.module, "serve"), env),
+        log_dir / f"{service.name}.log",
+    )
+    try:
+        wait_ready(child, grpc_health_check(f"{config.host}:{port}"), timeout=60)
+        child.process.send_signal(signal.SIGTERM)
+        return child.process.wait(30)
+    finally:
+        if child.process.poll() is None:
+            child.process.kill()

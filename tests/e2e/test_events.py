@@ -1,0 +1,71 @@
+"""Each contact change reaches JetStream through crm-core's outbox, in order."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import nats
+import pytest
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from crm.events.v1 import crm_core_pb2, envelope_pb2
+from crm_devstack.testing import TEST_NATS_URL
+from crm_kit.events.bus import STREAM_NAME
+
+from .conftest import Account
+from .test_slice import create_contact
+
+pytestmark = pytest.mark.e2e
+
+
+async def _contact_events(tenant_id: str, *, expected: int) -> list[envelope_pb2.Envelope]:
+    """The tenant's crm_core.contact.* envelopes, waiting up to 10 s for `expected` of them."""
+    nc = await nats.connect(TEST_NATS_URL)
+    try:
+        js = nc.jetstream()
+        found: list[envelope_pb2.Envelope] = []
+        for _ in range(20):
+            subscription = await js.pull_subscribe(
+                "crm.crm_core.contact.*",
+                stream=STREAM_NAME,
+                config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
+            )
+            found = []
+            while True:
+                try:
+                    batch = await subscription.fetch(200, timeout=0.5)
+                except TimeoutError:
+                    break
+                found += [envelope_pb2.Envelope.FromString(m.data) for m in batch]
+            await subscription.unsubscribe()
+            found = [e for e in found if e.tenant_id == tenant_id]
+            if len(found) >= expected:
+                break
+            await asyncio.sleep(0.5)
+        return found
+    finally:
+        await nc.close()
+
+
+class TestContactEvents:
+    async def test_create_update_delete_publish_one_event_each(
+        self, api: httpx.AsyncClient, tenant_a: Account
+    ) -> None:
+        contact = await create_contact(api, tenant_a, first_name="Evented")
+        path = f"/v1/contacts/{contact['id']}"
+        await api.patch(path, json={"last_name": "Lovelace"}, headers=tenant_a.headers)
+        await api.delete(path, headers=tenant_a.headers)
+
+        events = await _contact_events(tenant_a.tenant_id, expected=3)
+        assert [e.type for e in events] == [
+            "crm_core.contact.created",
+            "crm_core.contact.updated",
+            "crm_core.contact.deleted",
+        ]
+        assert {e.source for e in events} == {"crm_core"}
+        assert {e.actor.id for e in events} == {tenant_a.user_id}
+        updated = crm_core_pb2.ContactUpdated()
+        events[1].payload.Unpack(updated)
+        assert list(updated.changed_fields) == ["last_name"]
+        assert updated.contact.last_name == "Lovelace"

@@ -9,7 +9,7 @@ from typing import Any
 from google.protobuf.any_pb2 import Any as AnyProto
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import DateTime, Index, LargeBinary, String, text
+from sqlalchemy import DateTime, Index, LargeBinary, String
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
@@ -19,10 +19,12 @@ from crm_kit.db.models import new_id, utcnow
 
 
 class OutboxRecordMixin:
-    """Columns of a service's `outbox` table.
+    """Columns of a service's `outbox` table: the events not yet on the bus.
 
     Not tenant-scoped by RLS: the relay reads every tenant's pending events. The
-    payload is the serialized Envelope, which carries its tenant id.
+    payload is the serialized Envelope, which carries its tenant id. The relay deletes
+    a row once JetStream has acknowledged it, so the table stays small and an event
+    that must carry a secret (a password-reset link) does not linger in it.
     """
 
     __tablename__ = "outbox"
@@ -32,18 +34,11 @@ class OutboxRecordMixin:
     event_type: Mapped[str] = mapped_column(String(200))
     envelope: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     @declared_attr.directive
     @classmethod
     def __table_args__(cls) -> tuple[Index, ...]:
-        return (
-            Index(
-                "ix_outbox_pending",
-                "created_at",
-                postgresql_where=text("published_at IS NULL"),
-            ),
-        )
+        return (Index("ix_outbox_created_at", "created_at"),)
 
 
 class ProcessedEventMixin:

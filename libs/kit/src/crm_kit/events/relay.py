@@ -1,4 +1,4 @@
-"""Publishes outbox rows to JetStream in order, marking each one only after its PubAck."""
+"""Publishes outbox rows to JetStream in order, deleting each one only after its PubAck."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from nats.js import JetStreamContext
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm_kit.db.models import utcnow
 from crm_kit.db.session import unit_of_work
 from crm_kit.events.bus import subject_for
 
@@ -37,11 +36,11 @@ class OutboxRelay:
         self._publish_timeout = publish_timeout
 
     async def publish_pending(self, js: JetStreamContext) -> int:
-        """Publish one batch; returns how many rows it marked published.
+        """Publish one batch; returns how many rows it published (and deleted).
 
         Rows are locked with SKIP LOCKED so several replicas share the work. The
         Nats-Msg-Id header is the event id: if a publish is acknowledged but the
-        mark is lost (crash, rollback), JetStream drops the second copy.
+        delete is lost (crash, rollback), JetStream drops the second copy.
         """
         model = self._model
         published = 0
@@ -49,7 +48,6 @@ class OutboxRelay:
             rows = (
                 await session.scalars(
                     select(model)
-                    .where(model.published_at.is_(None))
                     .order_by(model.created_at, model.id)
                     .limit(self._batch_size)
                     .with_for_update(skip_locked=True)
@@ -66,7 +64,7 @@ class OutboxRelay:
                 except PUBLISH_ERRORS as exc:
                     log.warning("outbox publish failed; will retry", extra={"error": repr(exc)})
                     break
-                row.published_at = utcnow()
+                await session.delete(row)
                 published += 1
         return published
 

@@ -22,15 +22,32 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63rm/events/v1/identity.proto\x12\rcrm.events.v1\"G\n\rTenantCreated\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x15\n\rowner_user_id\x18\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63rm/events/v1/identity.proto\x12\rcrm.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"G\n\rTenantCreated\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x15\n\rowner_user_id\x18\x03 \x01(\t\",\n\nClientInfo\x12\n\n\x02ip\x18\x01 \x01(\t\x12\x12\n\nuser_agent\x18\x02 \x01(\t\"`\n\x0eLoginSucceeded\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12)\n\x06\x63lient\x18\x03 \x01(\x0b\x32\x19.crm.events.v1.ClientInfo\"w\n\x0bLoginFailed\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x1c\n\x14\x63onsecutive_failures\x18\x03 \x01(\x05\x12)\n\x06\x63lient\x18\x04 \x01(\x0b\x32\x19.crm.events.v1.ClientInfo\"}\n\rAccountLocked\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x30\n\x0clocked_until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x06\x63lient\x18\x03 \x01(\x0b\x32\x19.crm.events.v1.ClientInfo\"d\n\x12RefreshTokenReused\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12)\n\x06\x63lient\x18\x03 \x01(\x0b\x32\x19.crm.events.v1.ClientInfo\"M\n\x0fPasswordChanged\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12)\n\x06\x63lient\x18\x02 \x01(\x0b\x32\x19.crm.events.v1.ClientInfo\"\xa6\x01\n\x16PasswordResetRequested\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x11\n\treset_url\x18\x03 \x01(\t\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x06\x63lient\x18\x05 \x01(\x0b\x32\x19.crm.events.v1.ClientInfo\"C\n\x0cSessionEnded\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.events.v1.identity_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TENANTCREATED']._serialized_start=47
-  _globals['_TENANTCREATED']._serialized_end=118
+  _globals['_TENANTCREATED']._serialized_start=80
+  _globals['_TENANTCREATED']._serialized_end=151
+  _globals['_CLIENTINFO']._serialized_start=153
+  _globals['_CLIENTINFO']._serialized_end=197
+  _globals['_LOGINSUCCEEDED']._serialized_start=199
+  _globals['_LOGINSUCCEEDED']._serialized_end=295
+  _globals['_LOGINFAILED']._serialized_start=297
+  _globals['_LOGINFAILED']._serialized_end=416
+  _globals['_ACCOUNTLOCKED']._serialized_start=418
+  _globals['_ACCOUNTLOCKED']._serialized_end=543
+  _globals['_REFRESHTOKENREUSED']._serialized_start=545
+  _globals['_REFRESHTOKENREUSED']._serialized_end=645
+  _globals['_PASSWORDCHANGED']._serialized_start=647
+  _globals['_PASSWORDCHANGED']._serialized_end=724
+  _globals['_PASSWORDRESETREQUESTED']._serialized_start=727
+  _globals['_PASSWORDRESETREQUESTED']._serialized_end=893
+  _globals['_SESSIONENDED']._serialized_start=895
+  _globals['_SESSIONENDED']._serialized_end=962
 # @@protoc_insertion_point(module_scope)

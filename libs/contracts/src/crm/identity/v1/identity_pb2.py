@@ -22,29 +22,56 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63rm/identity/v1/identity.proto\x12\x0f\x63rm.identity.v1\"_\n\rSignupRequest\x12\x19\n\x11organization_name\x18\x01 \x01(\t\x12\x12\n\nowner_name\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x10\n\x08password\x18\x04 \x01(\t\"`\n\x0eSignupResponse\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12*\n\x06tokens\x18\x03 \x01(\x0b\x32\x1a.crm.identity.v1.TokenPair\"B\n\x0cLoginRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x11\n\ttenant_id\x18\x03 \x01(\t\",\n\x13RefreshTokenRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"\x84\x01\n\tTokenPair\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x12\n\ntoken_type\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x03\x12\x15\n\rrefresh_token\x18\x04 \x01(\t\x12\x11\n\ttenant_id\x18\x05 \x01(\t\x12\x0f\n\x07user_id\x18\x06 \x01(\t\"\x10\n\x0eGetJwksRequest\"\x14\n\x04Jwks\x12\x0c\n\x04json\x18\x01 \x01(\t2\xb5\x02\n\x0fIdentityService\x12I\n\x06Signup\x12\x1e.crm.identity.v1.SignupRequest\x1a\x1f.crm.identity.v1.SignupResponse\x12\x42\n\x05Login\x12\x1d.crm.identity.v1.LoginRequest\x1a\x1a.crm.identity.v1.TokenPair\x12P\n\x0cRefreshToken\x12$.crm.identity.v1.RefreshTokenRequest\x1a\x1a.crm.identity.v1.TokenPair\x12\x41\n\x07GetJwks\x12\x1f.crm.identity.v1.GetJwksRequest\x1a\x15.crm.identity.v1.Jwksb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63rm/identity/v1/identity.proto\x12\x0f\x63rm.identity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"_\n\rSignupRequest\x12\x19\n\x11organization_name\x18\x01 \x01(\t\x12\x12\n\nowner_name\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x10\n\x08password\x18\x04 \x01(\t\"`\n\x0eSignupResponse\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12*\n\x06tokens\x18\x03 \x01(\x0b\x32\x1a.crm.identity.v1.TokenPair\"B\n\x0cLoginRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x11\n\ttenant_id\x18\x03 \x01(\t\",\n\x13RefreshTokenRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"\x84\x01\n\tTokenPair\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x12\n\ntoken_type\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x03\x12\x15\n\rrefresh_token\x18\x04 \x01(\t\x12\x11\n\ttenant_id\x18\x05 \x01(\t\x12\x0f\n\x07user_id\x18\x06 \x01(\t\"\x10\n\x0eGetJwksRequest\"\x14\n\x04Jwks\x12\x0c\n\x04json\x18\x01 \x01(\t\"&\n\rLogoutRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"\x10\n\x0eLogoutResponse\"\x19\n\x17LogoutEverywhereRequest\"\xd8\x01\n\x07Session\x12\n\n\x02id\x18\x01 \x01(\t\x12.\n\ncreated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0clast_used_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\n\n\x02ip\x18\x05 \x01(\t\x12\x12\n\nuser_agent\x18\x06 \x01(\t\x12\x0f\n\x07\x63urrent\x18\x07 \x01(\x08\"\x15\n\x13ListSessionsRequest\"B\n\x14ListSessionsResponse\x12*\n\x08sessions\x18\x01 \x03(\x0b\x32\x18.crm.identity.v1.Session\"\'\n\x11\x45ndSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"G\n\x15\x43hangePasswordRequest\x12\x18\n\x10\x63urrent_password\x18\x01 \x01(\t\x12\x14\n\x0cnew_password\x18\x02 \x01(\t\"\x18\n\x16\x43hangePasswordResponse\",\n\x1bRequestPasswordResetRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\"\x1e\n\x1cRequestPasswordResetResponse\";\n\x14ResetPasswordRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x14\n\x0cnew_password\x18\x02 \x01(\t\"\x17\n\x15ResetPasswordResponse2\xc7\x07\n\x0fIdentityService\x12I\n\x06Signup\x12\x1e.crm.identity.v1.SignupRequest\x1a\x1f.crm.identity.v1.SignupResponse\x12\x42\n\x05Login\x12\x1d.crm.identity.v1.LoginRequest\x1a\x1a.crm.identity.v1.TokenPair\x12P\n\x0cRefreshToken\x12$.crm.identity.v1.RefreshTokenRequest\x1a\x1a.crm.identity.v1.TokenPair\x12\x41\n\x07GetJwks\x12\x1f.crm.identity.v1.GetJwksRequest\x1a\x15.crm.identity.v1.Jwks\x12I\n\x06Logout\x12\x1e.crm.identity.v1.LogoutRequest\x1a\x1f.crm.identity.v1.LogoutResponse\x12]\n\x10LogoutEverywhere\x12(.crm.identity.v1.LogoutEverywhereRequest\x1a\x1f.crm.identity.v1.LogoutResponse\x12[\n\x0cListSessions\x12$.crm.identity.v1.ListSessionsRequest\x1a%.crm.identity.v1.ListSessionsResponse\x12Q\n\nEndSession\x12\".crm.identity.v1.EndSessionRequest\x1a\x1f.crm.identity.v1.LogoutResponse\x12\x61\n\x0e\x43hangePassword\x12&.crm.identity.v1.ChangePasswordRequest\x1a\'.crm.identity.v1.ChangePasswordResponse\x12s\n\x14RequestPasswordReset\x12,.crm.identity.v1.RequestPasswordResetRequest\x1a-.crm.identity.v1.RequestPasswordResetResponse\x12^\n\rResetPassword\x12%.crm.identity.v1.ResetPasswordRequest\x1a&.crm.identity.v1.ResetPasswordResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.identity.v1.identity_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SIGNUPREQUEST']._serialized_start=51
-  _globals['_SIGNUPREQUEST']._serialized_end=146
-  _globals['_SIGNUPRESPONSE']._serialized_start=148
-  _globals['_SIGNUPRESPONSE']._serialized_end=244
-  _globals['_LOGINREQUEST']._serialized_start=246
-  _globals['_LOGINREQUEST']._serialized_end=312
-  _globals['_REFRESHTOKENREQUEST']._serialized_start=314
-  _globals['_REFRESHTOKENREQUEST']._serialized_end=358
-  _globals['_TOKENPAIR']._serialized_start=361
-  _globals['_TOKENPAIR']._serialized_end=493
-  _globals['_GETJWKSREQUEST']._serialized_start=495
-  _globals['_GETJWKSREQUEST']._serialized_end=511
-  _globals['_JWKS']._serialized_start=513
-  _globals['_JWKS']._serialized_end=533
-  _globals['_IDENTITYSERVICE']._serialized_start=536
-  _globals['_IDENTITYSERVICE']._serialized_end=845
+  _globals['_SIGNUPREQUEST']._serialized_start=84
+  _globals['_SIGNUPREQUEST']._serialized_end=179
+  _globals['_SIGNUPRESPONSE']._serialized_start=181
+  _globals['_SIGNUPRESPONSE']._serialized_end=277
+  _globals['_LOGINREQUEST']._serialized_start=279
+  _globals['_LOGINREQUEST']._serialized_end=345
+  _globals['_REFRESHTOKENREQUEST']._serialized_start=347
+  _globals['_REFRESHTOKENREQUEST']._serialized_end=391
+  _globals['_TOKENPAIR']._serialized_start=394
+  _globals['_TOKENPAIR']._serialized_end=526
+  _globals['_GETJWKSREQUEST']._serialized_start=528
+  _globals['_GETJWKSREQUEST']._serialized_end=544
+  _globals['_JWKS']._serialized_start=546
+  _globals['_JWKS']._serialized_end=566
+  _globals['_LOGOUTREQUEST']._serialized_start=568
+  _globals['_LOGOUTREQUEST']._serialized_end=606
+  _globals['_LOGOUTRESPONSE']._serialized_start=608
+  _globals['_LOGOUTRESPONSE']._serialized_end=624
+  _globals['_LOGOUTEVERYWHEREREQUEST']._serialized_start=626
+  _globals['_LOGOUTEVERYWHEREREQUEST']._serialized_end=651
+  _globals['_SESSION']._serialized_start=654
+  _globals['_SESSION']._serialized_end=870
+  _globals['_LISTSESSIONSREQUEST']._serialized_start=872
+  _globals['_LISTSESSIONSREQUEST']._serialized_end=893
+  _globals['_LISTSESSIONSRESPONSE']._serialized_start=895
+  _globals['_LISTSESSIONSRESPONSE']._serialized_end=961
+  _globals['_ENDSESSIONREQUEST']._serialized_start=963
+  _globals['_ENDSESSIONREQUEST']._serialized_end=1002
+  _globals['_CHANGEPASSWORDREQUEST']._serialized_start=1004
+  _globals['_CHANGEPASSWORDREQUEST']._serialized_end=1075
+  _globals['_CHANGEPASSWORDRESPONSE']._serialized_start=1077
+  _globals['_CHANGEPASSWORDRESPONSE']._serialized_end=1101
+  _globals['_REQUESTPASSWORDRESETREQUEST']._serialized_start=1103
+  _globals['_REQUESTPASSWORDRESETREQUEST']._serialized_end=1147
+  _globals['_REQUESTPASSWORDRESETRESPONSE']._serialized_start=1149
+  _globals['_REQUESTPASSWORDRESETRESPONSE']._serialized_end=1179
+  _globals['_RESETPASSWORDREQUEST']._serialized_start=1181
+  _globals['_RESETPASSWORDREQUEST']._serialized_end=1240
+  _globals['_RESETPASSWORDRESPONSE']._serialized_start=1242
+  _globals['_RESETPASSWORDRESPONSE']._serialized_end=1265
+  _globals['_IDENTITYSERVICE']._serialized_start=1268
+  _globals['_IDENTITYSERVICE']._serialized_end=2235
 # @@protoc_insertion_point(module_scope)

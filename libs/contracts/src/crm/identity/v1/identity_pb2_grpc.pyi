@@ -27,8 +27,10 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class IdentityServiceStub:
-    """Accounts and tokens. Signup, Login, RefreshToken and GetJwks are public (no
-    access token needed); everything else requires one.
+    """Accounts, sessions and tokens. Signup, Login, RefreshToken, Logout, GetJwks,
+    RequestPasswordReset and ResetPassword are public (no access token needed);
+    everything else requires one. The caller's IP and user agent travel as the
+    x-client-ip and x-user-agent metadata the gateway sets.
     """
 
     @_typing.overload
@@ -39,11 +41,25 @@ class IdentityServiceStub:
     Login: _grpc.UnaryUnaryMultiCallable[_identity_pb2.LoginRequest, _identity_pb2.TokenPair]
     RefreshToken: _grpc.UnaryUnaryMultiCallable[_identity_pb2.RefreshTokenRequest, _identity_pb2.TokenPair]
     GetJwks: _grpc.UnaryUnaryMultiCallable[_identity_pb2.GetJwksRequest, _identity_pb2.Jwks]
+    Logout: _grpc.UnaryUnaryMultiCallable[_identity_pb2.LogoutRequest, _identity_pb2.LogoutResponse]
+    """Ends the session (refresh-token family) the given refresh token belongs to."""
+    LogoutEverywhere: _grpc.UnaryUnaryMultiCallable[_identity_pb2.LogoutEverywhereRequest, _identity_pb2.LogoutResponse]
+    """Ends every session of the caller."""
+    ListSessions: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ListSessionsRequest, _identity_pb2.ListSessionsResponse]
+    EndSession: _grpc.UnaryUnaryMultiCallable[_identity_pb2.EndSessionRequest, _identity_pb2.LogoutResponse]
+    ChangePassword: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ChangePasswordRequest, _identity_pb2.ChangePasswordResponse]
+    """Needs the current password; ends every other session of the caller."""
+    RequestPasswordReset: _grpc.UnaryUnaryMultiCallable[_identity_pb2.RequestPasswordResetRequest, _identity_pb2.RequestPasswordResetResponse]
+    """Answers the same whether or not the email exists."""
+    ResetPassword: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ResetPasswordRequest, _identity_pb2.ResetPasswordResponse]
+    """Single-use token from the reset email; ends every session of the user."""
 
 @_typing.type_check_only
 class IdentityServiceAsyncStub(IdentityServiceStub):
-    """Accounts and tokens. Signup, Login, RefreshToken and GetJwks are public (no
-    access token needed); everything else requires one.
+    """Accounts, sessions and tokens. Signup, Login, RefreshToken, Logout, GetJwks,
+    RequestPasswordReset and ResetPassword are public (no access token needed);
+    everything else requires one. The caller's IP and user agent travel as the
+    x-client-ip and x-user-agent metadata the gateway sets.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -51,10 +67,24 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     Login: _aio.UnaryUnaryMultiCallable[_identity_pb2.LoginRequest, _identity_pb2.TokenPair]  # type: ignore[assignment]
     RefreshToken: _aio.UnaryUnaryMultiCallable[_identity_pb2.RefreshTokenRequest, _identity_pb2.TokenPair]  # type: ignore[assignment]
     GetJwks: _aio.UnaryUnaryMultiCallable[_identity_pb2.GetJwksRequest, _identity_pb2.Jwks]  # type: ignore[assignment]
+    Logout: _aio.UnaryUnaryMultiCallable[_identity_pb2.LogoutRequest, _identity_pb2.LogoutResponse]  # type: ignore[assignment]
+    """Ends the session (refresh-token family) the given refresh token belongs to."""
+    LogoutEverywhere: _aio.UnaryUnaryMultiCallable[_identity_pb2.LogoutEverywhereRequest, _identity_pb2.LogoutResponse]  # type: ignore[assignment]
+    """Ends every session of the caller."""
+    ListSessions: _aio.UnaryUnaryMultiCallable[_identity_pb2.ListSessionsRequest, _identity_pb2.ListSessionsResponse]  # type: ignore[assignment]
+    EndSession: _aio.UnaryUnaryMultiCallable[_identity_pb2.EndSessionRequest, _identity_pb2.LogoutResponse]  # type: ignore[assignment]
+    ChangePassword: _aio.UnaryUnaryMultiCallable[_identity_pb2.ChangePasswordRequest, _identity_pb2.ChangePasswordResponse]  # type: ignore[assignment]
+    """Needs the current password; ends every other session of the caller."""
+    RequestPasswordReset: _aio.UnaryUnaryMultiCallable[_identity_pb2.RequestPasswordResetRequest, _identity_pb2.RequestPasswordResetResponse]  # type: ignore[assignment]
+    """Answers the same whether or not the email exists."""
+    ResetPassword: _aio.UnaryUnaryMultiCallable[_identity_pb2.ResetPasswordRequest, _identity_pb2.ResetPasswordResponse]  # type: ignore[assignment]
+    """Single-use token from the reset email; ends every session of the user."""
 
 class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Accounts and tokens. Signup, Login, RefreshToken and GetJwks are public (no
-    access token needed); everything else requires one.
+    """Accounts, sessions and tokens. Signup, Login, RefreshToken, Logout, GetJwks,
+    RequestPasswordReset and ResetPassword are public (no access token needed);
+    everything else requires one. The caller's IP and user agent travel as the
+    x-client-ip and x-user-agent metadata the gateway sets.
     """
 
     @_abc_1.abstractmethod
@@ -84,5 +114,59 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_pb2.GetJwksRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.Jwks, _abc.Awaitable[_identity_pb2.Jwks]]: ...
+
+    @_abc_1.abstractmethod
+    def Logout(
+        self,
+        request: _identity_pb2.LogoutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.LogoutResponse, _abc.Awaitable[_identity_pb2.LogoutResponse]]:
+        """Ends the session (refresh-token family) the given refresh token belongs to."""
+
+    @_abc_1.abstractmethod
+    def LogoutEverywhere(
+        self,
+        request: _identity_pb2.LogoutEverywhereRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.LogoutResponse, _abc.Awaitable[_identity_pb2.LogoutResponse]]:
+        """Ends every session of the caller."""
+
+    @_abc_1.abstractmethod
+    def ListSessions(
+        self,
+        request: _identity_pb2.ListSessionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.ListSessionsResponse, _abc.Awaitable[_identity_pb2.ListSessionsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def EndSession(
+        self,
+        request: _identity_pb2.EndSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.LogoutResponse, _abc.Awaitable[_identity_pb2.LogoutResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ChangePassword(
+        self,
+        request: _identity_pb2.ChangePasswordRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.ChangePasswordResponse, _abc.Awaitable[_identity_pb2.ChangePasswordResponse]]:
+        """Needs the current password; ends every other session of the caller."""
+
+    @_abc_1.abstractmethod
+    def RequestPasswordReset(
+        self,
+        request: _identity_pb2.RequestPasswordResetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.RequestPasswordResetResponse, _abc.Awaitable[_identity_pb2.RequestPasswordResetResponse]]:
+        """Answers the same whether or not the email exists."""
+
+    @_abc_1.abstractmethod
+    def ResetPassword(
+        self,
+        request: _identity_pb2.ResetPasswordRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.ResetPasswordResponse, _abc.Awaitable[_identity_pb2.ResetPasswordResponse]]:
+        """Single-use token from the reset email; ends every session of the user."""
 
 def add_IdentityServiceServicer_to_server(servicer: IdentityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

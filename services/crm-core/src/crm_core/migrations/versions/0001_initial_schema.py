@@ -59,16 +59,9 @@ def upgrade() -> None:
         sa.Column("event_type", sa.String(length=200), nullable=False),
         sa.Column("envelope", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
     )
-    op.create_index(
-        "ix_outbox_pending",
-        "outbox",
-        ["created_at"],
-        unique=False,
-        postgresql_where=sa.text("published_at IS NULL"),
-    )
+    op.create_index("ix_outbox_created_at", "outbox", ["created_at"], unique=False)
     op.create_table(
         "pipelines",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -129,9 +122,7 @@ def downgrade() -> None:
         postgresql_where=sa.text("is_default"),
     )
     op.drop_table("pipelines")
-    op.drop_index(
-        "ix_outbox_pending", table_name="outbox", postgresql_where=sa.text("published_at IS NULL")
-    )
+    op.drop_index("ix_outbox_created_at", table_name="outbox")
     op.drop_table("outbox")
     op.drop_index("ix_contacts_tenant_id_created_at_id", table_name="contacts")
     op.drop_table("contacts")

@@ -33,16 +33,9 @@ def upgrade() -> None:
         sa.Column("event_type", sa.String(length=200), nullable=False),
         sa.Column("envelope", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
     )
-    op.create_index(
-        "ix_outbox_pending",
-        "outbox",
-        ["created_at"],
-        unique=False,
-        postgresql_where=sa.text("published_at IS NULL"),
-    )
+    op.create_index("ix_outbox_created_at", "outbox", ["created_at"], unique=False)
     op.create_table(
         "processed_events",
         sa.Column("consumer", sa.String(length=100), nullable=False),
@@ -149,8 +142,6 @@ def downgrade() -> None:
     op.drop_table("tenants")
     op.drop_table("signing_keys")
     op.drop_table("processed_events")
-    op.drop_index(
-        "ix_outbox_pending", table_name="outbox", postgresql_where=sa.text("published_at IS NULL")
-    )
+    op.drop_index("ix_outbox_created_at", table_name="outbox")
     op.drop_table("outbox")
     # ### end Alembic commands ###

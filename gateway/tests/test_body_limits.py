@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -61,3 +62,44 @@ class TestBodyLimits:
         )
 
         assert response.status_code == 422
+
+
+async def _chunks(total: int, size: int = 256) -> AsyncIterator[bytes]:
+    yield b'{"first_name": "'
+    for _ in range(total // size):
+        yield b"x" * size
+    yield b'"}'
+
+
+class TestChunkedBodies:
+    async def test_chunked_body_over_the_limit_is_413_without_content_length(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.post(
+            "/v1/contacts",
+            content=_chunks(4 * MAX_BODY_BYTES),
+            headers={"Content-Type": "application/json"},
+        )
+
+        assert "content-length" not in response.request.headers
+        assert response.status_code == 413
+        assert response.json()["code"] == "body_too_large"
+
+    async def test_chunked_non_json_body_is_415(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/v1/contacts", content=_chunks(10), headers={"Content-Type": "text/plain"}
+        )
+
+        assert response.status_code == 415
+
+
+class TestNulCharacters:
+    async def test_nul_in_a_string_field_is_a_422_naming_the_field(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.post(
+            "/v1/auth/login", json={"email": "ada\u0000@example.com", "password": "whatever1"}
+        )
+
+        assert response.status_code == 422
+        assert [e["field"] for e in response.json()["errors"]] == ["email"]

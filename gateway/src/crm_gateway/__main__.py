@@ -23,7 +23,10 @@ def main() -> None:
         port=settings.http_port,
         log_config=None,
         server_header=False,
-        proxy_headers=False,
+        # uvicorn rewrites the client address from X-Forwarded-For only for these
+        # peers, before the edge middleware drops every x-forwarded-* header.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
         timeout_graceful_shutdown=10,
     )
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from crm_gateway import problems
-from crm_gateway.body_limits import body_limit_middleware
+from crm_gateway.body_limits import BodyLimitMiddleware
 from crm_gateway.edge import EdgeMiddleware
 from crm_gateway.ratelimit import RateLimiterService, RateLimitPolicy
 from crm_gateway.routes import auth, contacts, health, pipelines
@@ -52,7 +52,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     problems.install(app)
     for router in (auth.router, auth.jwks_router, contacts.router, pipelines.router, health.router):
         app.include_router(router)
-    app.middleware("http")(body_limit_middleware(settings.max_body_bytes))
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

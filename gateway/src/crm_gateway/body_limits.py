@@ -1,30 +1,77 @@
-"""Refuse bodies the API cannot take before any route reads them: 413 and 415."""
+"""Refuse bodies the API cannot take before any route reads them: 413 and 415.
+
+Pure ASGI: the body is read here, at most `max_bytes` of it, and replayed to the
+app, so a chunked body without a Content-Length cannot slip past the limit.
+"""
 
 from __future__ import annotations
 
-from fastapi import Request
-from starlette.middleware.base import RequestResponseEndpoint
-from starlette.responses import Response
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_gateway.problems import Problem, problem_response
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-def body_limit_middleware(max_bytes: int):  # type: ignore[no-untyped-def]
-    async def check_body(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if request.method in BODY_METHODS:
-            length = request.headers.get("content-length")
-            if length is not None and length.isdigit() and int(length) > max_bytes:
-                return problem_response(
-                    Problem(413, "body_too_large", f"the body exceeds {max_bytes} bytes"), request
-                )
-            media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if length not in (None, "0") and media_type != "application/json":
-                return problem_response(
-                    Problem(415, "unsupported_media_type", "send the body as application/json"),
-                    request,
-                )
-        return await call_next(request)
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
 
-    return check_body
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        problem = self._refusal_from_headers(request)
+        if problem is not None:
+            await problem_response(problem, request)(scope, receive, send)
+            return
+        body = await self._read_up_to_limit(receive)
+        if body is None:
+            await problem_response(self._too_large(), request)(scope, receive, send)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+    async def _read_up_to_limit(self, receive: Receive) -> bytes | None:
+        """The whole body, or None as soon as it passes the limit (never buffering more)."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"".join(chunks)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def _too_large(self) -> Problem:
+        return Problem(413, "body_too_large", f"the body exceeds {self.max_bytes} bytes")
+
+    def _refusal_from_headers(self, request: Request) -> Problem | None:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            return self._too_large()
+        has_body = (length is not None and length != "0") or "transfer-encoding" in request.headers
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if has_body and media_type != "application/json":
+            return Problem(415, "unsupported_media_type", "send the body as application/json")
+        return None
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay

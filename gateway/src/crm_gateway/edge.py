@@ -49,5 +49,12 @@ class EdgeMiddleware:
                 message["headers"] = response_headers
             await send(message)
 
-        with bind_context(RequestContext(request_id=request_id, actor_kind="anonymous")):
+        client = scope.get("client")
+        ctx = RequestContext(
+            request_id=request_id,
+            actor_kind="anonymous",
+            client_ip=client[0] if client else "",
+            user_agent=dict(headers).get(b"user-agent", b"").decode("latin-1")[:512],
+        )
+        with bind_context(ctx):
             await self.app(scope, receive, send_with_request_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
@@ -50,12 +51,14 @@ async def authenticated(
     await apply_rate_limit(
         request, response, request.app.state.default_policy, f"user:{principal.user_id}"
     )
-    ctx = RequestContext(
-        request_id=current_context().request_id,
+    ctx = replace(
+        current_context(),
         tenant_id=principal.tenant_id,
         user_id=principal.user_id,
         roles=principal.roles,
         access_token=credentials.credentials,
+        session_id=principal.session_id,
+        actor_kind="user",
     )
     with bind_context(ctx):
         yield ctx

@@ -21,6 +21,10 @@ class GatewaySettings(BaseServiceSettings):
     rate_limit_auth: str = "10/minute"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     cors_origins: list[str] = Field(default_factory=list)
+    # Proxies (load balancer, ingress) whose X-Forwarded-For names the real client:
+    # comma-separated IPs or CIDRs, "*" for any. Empty trusts none, so per-IP limits
+    # key on the TCP peer.
+    forwarded_allow_ips: str = ""
 
     @field_validator("rate_limit_storage_url")
     @classmethod

@@ -24,6 +24,11 @@ class RequestContext:
     # The verified access token, forwarded as-is on downstream calls.
     access_token: str | None = None
     actor_kind: str = "user"
+    # The access token's session (refresh-token family), when it has one.
+    session_id: str | None = None
+    # Where the request came from, as the gateway saw it; informational only.
+    client_ip: str = ""
+    user_agent: str = ""
 
     def require_tenant(self) -> uuid.UUID:
         if self.tenant_id is None:

@@ -73,7 +73,7 @@ async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
     await server.start()
     await mark_serving(health_servicer, [r.name for r in parts.registrations])
     log.info("serving gRPC", extra={"service": name, "port": port})
-    background = asyncio.create_task(_run_events(name, settings, factory, parts))
+    background = asyncio.create_task(_supervise_events(name, settings, factory, parts))
     await stop.wait()
     log.info("shutting down")
     background.cancel()
@@ -81,6 +81,28 @@ async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
         await background
     await drain(server, health_servicer)
     await engine.dispose()
+
+
+async def _supervise_events(
+    name: str,
+    settings: ServiceSettings,
+    factory: async_sessionmaker[AsyncSession],
+    parts: ServiceParts,
+) -> None:
+    """Keep the relay and consumers running: whatever stops them is logged and they
+    restart with a growing delay, so an unreachable or misconfigured JetStream never
+    silently leaves the outbox undrained."""
+    delay = 1.0
+    while True:
+        try:
+            await _run_events(name, settings, factory, parts)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("event machinery stopped; restarting", extra={"in": delay})
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 30.0)
 
 
 async def _run_events(
@@ -103,7 +125,8 @@ async def _run_events(
             loops.append(relay.run(js))
         await asyncio.gather(*loops)
     finally:
-        await nc.drain()
+        with contextlib.suppress(Exception):
+            await nc.drain()
 
 
 def service_main(

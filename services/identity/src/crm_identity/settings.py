@@ -19,3 +19,11 @@ class IdentitySettings(ServiceSettings):
     bcrypt_rounds: int = Field(default=12, ge=10, le=16)
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
     refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
+    refresh_token_idle_days: int = Field(default=14, ge=1, le=365)
+    max_failed_logins: int = Field(default=5, ge=1, le=100)
+    failure_window_minutes: int = Field(default=15, ge=1, le=1440)
+    lockout_minutes: int = Field(default=15, ge=1, le=1440)
+    max_lockout_hours: int = Field(default=24, ge=1, le=720)
+    password_reset_ttl_minutes: int = Field(default=30, ge=5, le=1440)
+    # The frontend page that takes ?token=...; the emailed link points there.
+    password_reset_url: str = "http://127.0.0.1:8000/reset-password"

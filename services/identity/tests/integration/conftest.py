@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from crm_devstack.stack import IDENTITY
 from crm_devstack.testing import fresh_database, stack_config_for_tests
 from crm_identity.__main__ import MIGRATIONS_DIR
-from crm_identity.accounts.passwords import PasswordHasher
+from crm_identity.bootstrap import login_policies
 from crm_identity.entrypoints.grpc_server import IdentityServicer
+from crm_identity.passwords.service import ResetPolicy
+from crm_identity.settings import IdentitySettings
 from crm_identity.tokens.keys import KeyStore
-from crm_identity.tokens.service import TokenPolicy
 from crm_kit.db.session import create_engine, make_session_factory
 
 
@@ -35,15 +36,11 @@ async def servicer(engine: AsyncEngine) -> IdentityServicer:
     factory = make_session_factory(engine)
     keys = KeyStore(factory)
     await keys.load()
+    # The lowest bcrypt cost the settings allow keeps the suite quick (12 is the default);
+    # every other policy is the shipped default.
+    settings = IdentitySettings(bcrypt_rounds=10)
     return IdentityServicer(
         factory=factory,
-        # The lowest cost the settings allow keeps the suite quick; cost 12 is the default.
-        hasher=PasswordHasher(rounds=10),
-        keys=keys,
-        policy=TokenPolicy(
-            issuer="crm-identity",
-            audience="crm",
-            access_ttl_seconds=900,
-            refresh_ttl=timedelta(days=30),
-        ),
+        policies=login_policies(settings, keys),
+        reset=ResetPolicy(ttl=timedelta(minutes=30), url="https://app.example/reset-password"),
     )

@@ -7,7 +7,6 @@ import json
 import uuid
 
 import asyncpg
-import grpc
 import pytest
 from sqlalchemy import select
 
@@ -19,38 +18,9 @@ from crm_kit.auth.tokens import AccessTokenVerifier, JwksCache
 from crm_kit.db.session import unit_of_work
 from crm_kit.errors import InvalidArgument, ServiceError, Unauthenticated
 
+from .factories import CONTEXT, PASSWORD, login, refresh, signup, unique_email
+
 pytestmark = pytest.mark.integration
-
-PASSWORD = "correct horse battery"
-CONTEXT: grpc.aio.ServicerContext = None  # type: ignore[assignment]  # servicers ignore it
-
-
-def unique_email() -> str:
-    return f"owner-{uuid.uuid4().hex[:10]}@Example.COM"
-
-
-async def signup(
-    servicer: IdentityServicer, *, email: str, password: str = PASSWORD
-) -> identity_pb2.SignupResponse:
-    return await servicer.Signup(
-        identity_pb2.SignupRequest(
-            organization_name="Acme", owner_name="Ada", email=email, password=password
-        ),
-        CONTEXT,
-    )
-
-
-async def login(
-    servicer: IdentityServicer, email: str, password: str = PASSWORD, tenant_id: str = ""
-) -> identity_pb2.TokenPair:
-    request = identity_pb2.LoginRequest(email=email, password=password, tenant_id=tenant_id)
-    return await servicer.Login(request, CONTEXT)
-
-
-async def refresh(servicer: IdentityServicer, token: str) -> identity_pb2.TokenPair:
-    return await servicer.RefreshToken(
-        identity_pb2.RefreshTokenRequest(refresh_token=token), CONTEXT
-    )
 
 
 class TestSignup:
@@ -190,5 +160,11 @@ class TestSchemaRules:
     ) -> None:
         tables = await tenant_tables_security(database_urls[1])
         tables.pop("outbox")
-        # users and refresh_tokens carry one extra, narrow lookup policy each.
-        assert tables == {"users": (True, True, 2), "refresh_tokens": (True, True, 2)}
+        # users, refresh_tokens and password_reset_tokens carry one extra, narrow
+        # lookup policy each.
+        assert tables == {
+            "users": (True, True, 2),
+            "refresh_tokens": (True, True, 2),
+            "password_reset_tokens": (True, True, 2),
+            "sessions": (True, True, 1),
+        }

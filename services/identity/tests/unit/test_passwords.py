@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crm_identity.accounts.passwords import (
-    MAX_PASSWORD_BYTES,
-    PasswordHasher,
-    check_password_policy,
-)
+from crm_identity.passwords.hashing import PasswordHasher
+from crm_identity.passwords.policy import MAX_PASSWORD_BYTES, check_password_policy
 from crm_kit.errors import InvalidArgument
 
 pytestmark = pytest.mark.unit

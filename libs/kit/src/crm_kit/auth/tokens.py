@@ -36,6 +36,7 @@ class Principal:
     roles: tuple[str, ...]
     token_id: str
     expires_at: int
+    session_id: str | None = None
 
 
 class JwksCache:
@@ -77,7 +78,10 @@ class JwksCache:
         return self._keys[kid]
 
     def _may_refresh(self) -> bool:
-        return time.monotonic() - self._loaded_at >= self._min_refresh_seconds or not self._keys
+        # Without any key yet, retry sooner, but still not once per request: a down
+        # identity must fail requests fast, not queue them behind one fetch each.
+        floor = self._min_refresh_seconds if self._keys else min(1.0, self._min_refresh_seconds)
+        return time.monotonic() - self._loaded_at >= floor
 
 
 class AccessTokenVerifier:
@@ -126,6 +130,7 @@ def _principal(claims: dict[str, Any]) -> Principal:
             roles=tuple(roles),
             token_id=str(claims["jti"]),
             expires_at=int(claims["exp"]),
+            session_id=str(claims["sid"]) if "sid" in claims else None,
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise Unauthenticated(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from urllib.parse import urlsplit
 
 import nats
 from nats.aio.client import Client
@@ -38,9 +39,17 @@ async def connect(url: str, *, name: str) -> Client:
                 connect_timeout=2,
             )
         except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
-            log.warning("NATS not reachable, retrying", extra={"url": url, "error": str(exc)})
+            log.warning(
+                "NATS not reachable, retrying",
+                extra={"server": _without_credentials(url), "error": type(exc).__name__},
+            )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+def _without_credentials(url: str) -> str:
+    parsed = urlsplit(url)
+    return f"{parsed.scheme}://{parsed.hostname}:{parsed.port}"
 
 
 async def ensure_stream(js: JetStreamContext) -> None:

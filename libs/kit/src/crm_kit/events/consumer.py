@@ -14,8 +14,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -47,14 +48,14 @@ class EventConsumer:
         processed_model: type[Any],
         subscriptions: Mapping[str, Subscription],
         batch_size: int = 50,
-        max_deliver: int = 20,
+        max_retry_delay: float = 60.0,
     ) -> None:
         self.durable = durable
         self._factory = factory
         self._processed = processed_model
         self._subscriptions = dict(subscriptions)
         self._batch_size = batch_size
-        self._max_deliver = max_deliver
+        self._max_retry_delay = max_retry_delay
 
     async def apply(self, envelope: envelope_pb2.Envelope) -> bool:
         """Apply one event in its own transaction; False when it was already applied."""
@@ -83,17 +84,24 @@ class EventConsumer:
     async def _handle(self, msg: Msg) -> None:
         try:
             envelope = envelope_pb2.Envelope.FromString(msg.data)
-        except Exception:
-            log.exception("undecodable event dropped", extra={"subject": msg.subject})
+            uuid.UUID(envelope.id)
+            if envelope.tenant_id:
+                uuid.UUID(envelope.tenant_id)
+        except (DecodeError, ValueError):
+            # Retrying cannot fix it; it stays in the stream for whoever investigates.
+            log.error("malformed event terminated", extra={"subject": msg.subject})
             await msg.term()
             return
         try:
             applied = await self.apply(envelope)
         except Exception:
+            # Never given up on: a database outage or a handler bug must not lose an
+            # event, so it comes back with a growing delay until it applies.
+            delay = min(2.0 ** min(msg.metadata.num_delivered, 10), self._max_retry_delay)
             log.exception(
-                "event handler failed; will be redelivered", extra={"event_id": envelope.id}
+                "event handler failed; redelivering", extra={"event_id": envelope.id, "in": delay}
             )
-            await msg.nak(delay=1.0)
+            await msg.nak(delay=delay)
             return
         if not applied:
             log.debug(
@@ -118,7 +126,12 @@ class EventConsumer:
                 await asyncio.sleep(1.0)
                 continue
             for msg in messages:
-                await self._handle(msg)
+                try:
+                    await self._handle(msg)
+                except NatsError:
+                    # The ack or nak did not reach the server: JetStream redelivers
+                    # after ack_wait, and the processed-events table absorbs the repeat.
+                    log.warning("ack lost; the event will be redelivered and skipped")
 
     async def _ensure_consumer(self, js: JetStreamContext) -> str:
         subjects = [subject_for(t) for t in self._subscriptions]
@@ -132,7 +145,7 @@ class EventConsumer:
                 deliver_policy=DeliverPolicy.ALL,
                 filter_subject=single,
                 filter_subjects=None if single else subjects,
-                max_deliver=self._max_deliver,
+                max_deliver=-1,
                 ack_wait=30,
             ),
         )

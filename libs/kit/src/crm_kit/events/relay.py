@@ -8,7 +8,7 @@ from typing import Any
 
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_kit.db.session import unit_of_work
@@ -38,19 +38,26 @@ class OutboxRelay:
     async def publish_pending(self, js: JetStreamContext) -> int:
         """Publish one batch; returns how many rows it published (and deleted).
 
-        Rows are locked with SKIP LOCKED so several replicas share the work. The
-        Nats-Msg-Id header is the event id: if a publish is acknowledged but the
-        delete is lost (crash, rollback), JetStream drops the second copy.
+        The Nats-Msg-Id header is the event id: if a publish is acknowledged but
+        the delete is lost (crash, rollback), JetStream drops the second copy.
         """
         model = self._model
         published = 0
         async with unit_of_work(self._factory, tenant_id=None) as session:
+            # One relay at a time per database keeps events in commit order across
+            # replicas; the others find the lock taken and wait for their next poll.
+            locked = await session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(hashtext(:name))"),
+                {"name": f"outbox-relay:{model.__tablename__}"},
+            )
+            if not locked:
+                return 0
             rows = (
                 await session.scalars(
                     select(model)
                     .order_by(model.created_at, model.id)
                     .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
+                    .with_for_update()
                 )
             ).all()
             for row in rows:

@@ -68,8 +68,9 @@ class ContextServerInterceptor(grpc.aio.ServerInterceptor):
             except ServiceError as error:
                 await _abort(context, error)
             except Exception:
+                # Never the exception's text: it may quote SQL or values.
                 log.exception("unhandled error in %s", method)
-                raise
+                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
 
         return grpc.unary_unary_rpc_method_handler(
             guarded,
@@ -79,9 +80,16 @@ class ContextServerInterceptor(grpc.aio.ServerInterceptor):
 
     async def _context_for(self, metadata: dict[str, str], *, public: bool) -> RequestContext:
         request_id = metadata.get("x-request-id") or uuid.uuid4().hex
+        client_ip = metadata.get("x-client-ip", "")[:64]
+        user_agent = metadata.get("x-user-agent", "")[:512]
         authorization = metadata.get("authorization", "")
         if public and not authorization:
-            return RequestContext(request_id=request_id, actor_kind="anonymous")
+            return RequestContext(
+                request_id=request_id,
+                actor_kind="anonymous",
+                client_ip=client_ip,
+                user_agent=user_agent,
+            )
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token or self._verifier is None:
             raise Unauthenticated("a bearer access token is required")
@@ -97,6 +105,9 @@ class ContextServerInterceptor(grpc.aio.ServerInterceptor):
             user_id=principal.user_id,
             roles=principal.roles,
             access_token=token,
+            session_id=principal.session_id,
+            client_ip=client_ip,
+            user_agent=user_agent,
         )
 
 
@@ -119,6 +130,10 @@ def outgoing_metadata(ctx: RequestContext) -> list[tuple[str, str]]:
         metadata.append(("x-user-id", str(ctx.user_id)))
     if ctx.roles:
         metadata.append(("x-roles", ",".join(ctx.roles)))
+    if ctx.client_ip:
+        metadata.append(("x-client-ip", ctx.client_ip))
+    if ctx.user_agent:
+        metadata.append(("x-user-agent", ctx.user_agent))
     return metadata
 
 

@@ -9,24 +9,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from crm.crm_core.v1 import contacts_pb2
 from crm_core.contacts.schemas import CONTACT_FIELDS, ContactCreate, ContactUpdate
 from crm_core.models import Contact
-from crm_kit.errors import InvalidArgument, NotFound
+from crm_kit.validation import optional_uuid, resource_id
 
 
 def parse_id(value: str) -> uuid.UUID:
-    """A malformed id answers like an unknown one: not found."""
-    try:
-        return uuid.UUID(value)
-    except ValueError as exc:
-        raise NotFound("contact not found", code="contact_not_found") from exc
-
-
-def _optional_user(value: str, field: str) -> uuid.UUID | None:
-    if not value:
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError as exc:
-        raise InvalidArgument(f"{field} is not a UUID", code="invalid_uuid", field=field) from exc
+    return resource_id(value, resource="contact")
 
 
 def _timestamp(value: object) -> Timestamp:
@@ -57,7 +44,7 @@ def create_from_proto(request: contacts_pb2.CreateContactRequest) -> ContactCrea
         last_name=request.last_name,
         email=request.email,
         phone=request.phone,
-        owner_id=_optional_user(request.owner_id, "owner_id"),
+        owner_id=optional_uuid(request.owner_id, field="owner_id"),
     )
 
 
@@ -68,7 +55,7 @@ def update_from_proto(request: contacts_pb2.UpdateContactRequest) -> ContactUpda
         if request.HasField(name)  # type: ignore[arg-type]  # names from CONTACT_FIELDS
     }
     if "owner_id" in changes:
-        changes["owner_id"] = _optional_user(request.owner_id, "owner_id")
+        changes["owner_id"] = optional_uuid(request.owner_id, field="owner_id")
     return ContactUpdate(
         changes=changes,
         expected_version=request.expected_version if request.HasField("expected_version") else None,

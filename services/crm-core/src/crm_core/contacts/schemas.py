@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from email_validator import EmailNotValidError, validate_email
 
 from crm_kit.errors import InvalidArgument
+from crm_kit.validation import clean_text
 
 NAME_MAX = 200
 PHONE_MAX = 50
@@ -16,16 +17,11 @@ CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "owner_id")
 
 
 def clean_name(value: str, field_name: str) -> str:
-    value = value.strip()
-    if len(value) > NAME_MAX:
-        raise InvalidArgument(
-            f"{field_name} must be at most {NAME_MAX} characters", code="too_long", field=field_name
-        )
-    return value
+    return clean_text(value, field=field_name, max_length=NAME_MAX)
 
 
 def clean_email(value: str) -> str:
-    value = value.strip()
+    value = clean_text(value, field="email", max_length=320)
     if not value:
         return ""
     try:

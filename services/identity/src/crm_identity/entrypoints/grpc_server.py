@@ -1,30 +1,43 @@
-"""IdentityService servicer."""
+"""IdentityService servicer: decode, call one use case, encode."""
 
 from __future__ import annotations
 
 import uuid
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from grpc.aio import ServicerContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm.identity.v1 import identity_pb2, identity_pb2_grpc
 from crm_identity.accounts import service as accounts
-from crm_identity.accounts.passwords import PasswordHasher
-from crm_identity.accounts.repository import LOGIN_EMAIL_GUC
 from crm_identity.accounts.schemas import AuthenticatedUser, Credentials, SignupData
-from crm_identity.tokens import service as tokens
-from crm_identity.tokens.keys import KeyStore
+from crm_identity.login.service import LoginPolicies, log_in
+from crm_identity.models import UserSession
+from crm_identity.passwords import service as passwords
+from crm_identity.sessions import by_token
+from crm_identity.sessions import service as sessions
+from crm_kit.context import current_context
 from crm_kit.db.session import unit_of_work
-from crm_kit.errors import InvalidArgument, Unauthenticated
+from crm_kit.validation import optional_uuid, resource_id
 
 SERVICE_NAME = identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name
 PUBLIC_METHODS = frozenset(
-    f"/{SERVICE_NAME}/{m}" for m in ("Signup", "Login", "RefreshToken", "GetJwks")
+    f"/{SERVICE_NAME}/{m}"
+    for m in (
+        "Signup",
+        "Login",
+        "RefreshToken",
+        "GetJwks",
+        "Logout",
+        "RequestPasswordReset",
+        "ResetPassword",
+    )
 )
 
 
-def _token_pair(pair: tokens.TokenPair) -> identity_pb2.TokenPair:
+def _token_pair(pair: sessions.TokenPair) -> identity_pb2.TokenPair:
     return identity_pb2.TokenPair(
         access_token=pair.access_token,
         token_type="Bearer",
@@ -35,21 +48,38 @@ def _token_pair(pair: tokens.TokenPair) -> identity_pb2.TokenPair:
     )
 
 
-def _optional_uuid(value: str, field: str) -> uuid.UUID | None:
-    if not value:
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError as exc:
-        raise InvalidArgument(f"{field} is not a UUID", code="invalid_uuid", field=field) from exc
+def _timestamp(value: object) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)  # type: ignore[arg-type]
+    return stamp
+
+
+def _session(user_session: UserSession) -> identity_pb2.Session:
+    return identity_pb2.Session(
+        id=str(user_session.id),
+        created_at=_timestamp(user_session.created_at),
+        last_used_at=_timestamp(user_session.last_used_at),
+        expires_at=_timestamp(user_session.expires_at),
+        ip=user_session.ip,
+        user_agent=user_session.user_agent,
+        current=sessions.is_current(user_session),
+    )
 
 
 @dataclass
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     factory: async_sessionmaker[AsyncSession]
-    hasher: PasswordHasher
-    keys: KeyStore
-    policy: tokens.TokenPolicy
+    policies: LoginPolicies
+    reset: passwords.ResetPolicy
+
+    def _caller_unit(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return unit_of_work(self.factory, tenant_id=current_context().require_tenant())
+
+    @staticmethod
+    def _caller() -> uuid.UUID:
+        user_id = current_context().user_id
+        assert user_id is not None, "authenticated calls carry a user"
+        return user_id
 
     async def Signup(  # noqa: N802 - gRPC method name
         self, request: identity_pb2.SignupRequest, context: ServicerContext
@@ -61,11 +91,13 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             password=request.password,
         )
         async with unit_of_work(self.factory, tenant_id=accounts.new_tenant_id()) as session:
-            owner = await accounts.signup(session, data=data, hasher=self.hasher)
+            owner = await accounts.signup(session, data=data, hasher=self.policies.hasher)
             user = AuthenticatedUser(
                 tenant_id=owner.tenant_id, user_id=owner.id, roles=tuple(owner.roles)
             )
-            pair = await tokens.issue_pair(session, user=user, keys=self.keys, policy=self.policy)
+            pair = await sessions.start(
+                session, user=user, keys=self.policies.keys, policy=self.policies.tokens
+            )
         return identity_pb2.SignupResponse(
             tenant_id=str(owner.tenant_id), user_id=str(owner.id), tokens=_token_pair(pair)
         )
@@ -76,34 +108,82 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         credentials = Credentials(
             email=request.email,
             password=request.password,
-            tenant_id=_optional_uuid(request.tenant_id, "tenant_id"),
+            tenant_id=optional_uuid(request.tenant_id, field="tenant_id"),
         )
-        email = accounts.normalize_email_or_blank(request.email)
-        async with unit_of_work(
-            self.factory, tenant_id=None, gucs={LOGIN_EMAIL_GUC: email}
-        ) as session:
-            user = await accounts.authenticate(session, credentials=credentials, hasher=self.hasher)
-        async with unit_of_work(self.factory, tenant_id=user.tenant_id) as session:
-            pair = await tokens.issue_pair(session, user=user, keys=self.keys, policy=self.policy)
-        return _token_pair(pair)
+        return _token_pair(
+            await log_in(self.factory, credentials=credentials, policies=self.policies)
+        )
 
     async def RefreshToken(  # noqa: N802
         self, request: identity_pb2.RefreshTokenRequest, context: ServicerContext
     ) -> identity_pb2.TokenPair:
-        token_hash = tokens.hash_refresh_token(request.refresh_token)
-        async with unit_of_work(
-            self.factory, tenant_id=None, gucs={tokens.TOKEN_HASH_GUC: token_hash}
-        ) as session:
-            tenant_id = await tokens.find_refresh_token_tenant(session, token_hash)
-        async with unit_of_work(self.factory, tenant_id=tenant_id) as session:
-            pair = await tokens.rotate(
-                session, token=request.refresh_token, keys=self.keys, policy=self.policy
-            )
-        if pair is None:
-            raise Unauthenticated("invalid refresh token", code="invalid_refresh_token")
+        pair = await by_token.refresh(
+            self.factory,
+            token=request.refresh_token,
+            keys=self.policies.keys,
+            policy=self.policies.tokens,
+        )
         return _token_pair(pair)
 
     async def GetJwks(  # noqa: N802
         self, request: identity_pb2.GetJwksRequest, context: ServicerContext
     ) -> identity_pb2.Jwks:
-        return identity_pb2.Jwks(json=self.keys.jwks())
+        return identity_pb2.Jwks(json=self.policies.keys.jwks())
+
+    async def Logout(  # noqa: N802
+        self, request: identity_pb2.LogoutRequest, context: ServicerContext
+    ) -> identity_pb2.LogoutResponse:
+        await by_token.logout(self.factory, token=request.refresh_token)
+        return identity_pb2.LogoutResponse()
+
+    async def LogoutEverywhere(  # noqa: N802
+        self, request: identity_pb2.LogoutEverywhereRequest, context: ServicerContext
+    ) -> identity_pb2.LogoutResponse:
+        async with self._caller_unit() as session:
+            await sessions.end_all(session, user_id=self._caller(), reason="logout_everywhere")
+        return identity_pb2.LogoutResponse()
+
+    async def ListSessions(  # noqa: N802
+        self, request: identity_pb2.ListSessionsRequest, context: ServicerContext
+    ) -> identity_pb2.ListSessionsResponse:
+        async with self._caller_unit() as session:
+            found = await sessions.list_open(session, user_id=self._caller())
+        return identity_pb2.ListSessionsResponse(sessions=[_session(s) for s in found])
+
+    async def EndSession(  # noqa: N802
+        self, request: identity_pb2.EndSessionRequest, context: ServicerContext
+    ) -> identity_pb2.LogoutResponse:
+        session_id = resource_id(request.session_id, resource="session")
+        async with self._caller_unit() as session:
+            await sessions.end_own(session, user_id=self._caller(), session_id=session_id)
+        return identity_pb2.LogoutResponse()
+
+    async def ChangePassword(  # noqa: N802
+        self, request: identity_pb2.ChangePasswordRequest, context: ServicerContext
+    ) -> identity_pb2.ChangePasswordResponse:
+        async with self._caller_unit() as session:
+            await passwords.change_password(
+                session,
+                user_id=self._caller(),
+                current_password=request.current_password,
+                new_password=request.new_password,
+                hasher=self.policies.hasher,
+            )
+        return identity_pb2.ChangePasswordResponse()
+
+    async def RequestPasswordReset(  # noqa: N802
+        self, request: identity_pb2.RequestPasswordResetRequest, context: ServicerContext
+    ) -> identity_pb2.RequestPasswordResetResponse:
+        await passwords.request_reset(self.factory, email=request.email, policy=self.reset)
+        return identity_pb2.RequestPasswordResetResponse()
+
+    async def ResetPassword(  # noqa: N802
+        self, request: identity_pb2.ResetPasswordRequest, context: ServicerContext
+    ) -> identity_pb2.ResetPasswordResponse:
+        await passwords.reset_password(
+            self.factory,
+            token=request.token,
+            new_password=request.new_password,
+            hasher=self.policies.hasher,
+        )
+        return identity_pb2.ResetPasswordResponse()

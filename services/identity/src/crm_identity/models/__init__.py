@@ -1,9 +1,21 @@
 """Identity's tables, one entity a module; importing this package registers them all."""
 
 from crm_identity.models.base import Base, OutboxRecord, ProcessedEvent
+from crm_identity.models.password_reset_token import PasswordResetToken
 from crm_identity.models.refresh_token import RefreshToken
 from crm_identity.models.signing_key import SigningKey
 from crm_identity.models.tenant import Tenant
 from crm_identity.models.user import User
+from crm_identity.models.user_session import UserSession
 
-__all__ = ["Base", "OutboxRecord", "ProcessedEvent", "RefreshToken", "SigningKey", "Tenant", "User"]
+__all__ = [
+    "Base",
+    "OutboxRecord",
+    "PasswordResetToken",
+    "ProcessedEvent",
+    "RefreshToken",
+    "SigningKey",
+    "Tenant",
+    "User",
+    "UserSession",
+]

@@ -18,10 +18,11 @@ class RefreshToken(TenantOwned, Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    # Every token issued from one login shares a family; reuse revokes the family.
-    family_id: Mapped[uuid.UUID] = mapped_column()
+    # The session (one login) whose chain this token belongs to; reuse ends it.
+    family_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The earlier of the session's absolute end and the idle limit from issue time.
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     spent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import DateTime, Integer, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -24,3 +25,10 @@ class User(TenantOwned, Timestamped, Base):
     roles: Mapped[list[str]] = mapped_column(ARRAY(String(20)))
     # active | deactivated
     status: Mapped[str] = mapped_column(String(20), default="active")
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Lockout: consecutive failures inside the current window, and the lock they caused.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failure_window_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Lockouts since the last successful login: each one doubles the next lock.
+    lockouts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

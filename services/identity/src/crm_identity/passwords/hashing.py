@@ -6,26 +6,7 @@ import asyncio
 
 import bcrypt
 
-from crm_kit.errors import InvalidArgument
-
-MIN_PASSWORD_CHARS = 8
-# bcrypt reads at most 72 bytes; a longer password is refused, never truncated.
-MAX_PASSWORD_BYTES = 72
-
-
-def check_password_policy(password: str) -> None:
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise InvalidArgument(
-            f"password must have at least {MIN_PASSWORD_CHARS} characters",
-            code="password_too_short",
-            field="password",
-        )
-    if len(password.encode()) > MAX_PASSWORD_BYTES:
-        raise InvalidArgument(
-            f"password must be at most {MAX_PASSWORD_BYTES} bytes in UTF-8",
-            code="password_too_long",
-            field="password",
-        )
+from crm_identity.passwords.policy import MAX_PASSWORD_BYTES
 
 
 class PasswordHasher:
@@ -38,6 +19,10 @@ class PasswordHasher:
         salt = bcrypt.gensalt(self._rounds)
         hashed = await asyncio.to_thread(bcrypt.hashpw, password.encode(), salt)
         return hashed.decode()
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        """True for a hash made at a lower cost than today's (upgraded at the next login)."""
+        return int(password_hash.split("$")[2]) < self._rounds
 
     async def verify(self, password: str, password_hash: str | None) -> bool:
         encoded = password.encode()

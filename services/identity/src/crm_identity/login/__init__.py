@@ -1,0 +1,1 @@
+"""Logging in: one uniform failure, lockout after repeated failures."""

@@ -1,0 +1,148 @@
+"""Login: find the account, check the password outside any transaction, then settle the
+attempt (lockout counters, session, events) in a transaction bound to its tenant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from crm.events.v1 import identity_pb2 as identity_events
+from crm_identity import activity
+from crm_identity.accounts.repository import LOGIN_EMAIL_GUC, user_repository
+from crm_identity.accounts.schemas import AuthenticatedUser, Credentials
+from crm_identity.accounts.service import normalize_email_or_blank
+from crm_identity.login.lockout import LockoutPolicy, record_failure, record_success
+from crm_identity.models import User
+from crm_identity.passwords.hashing import PasswordHasher
+from crm_identity.sessions import service as sessions
+from crm_identity.tokens.access import TokenPolicy
+from crm_identity.tokens.keys import KeyStore
+from crm_kit.db.models import utcnow
+from crm_kit.db.session import unit_of_work
+from crm_kit.errors import InvalidArgument, Unauthenticated
+
+INVALID_CREDENTIALS = "invalid email or password"
+
+
+@dataclass(frozen=True)
+class LoginPolicies:
+    hasher: PasswordHasher
+    lockout: LockoutPolicy
+    keys: KeyStore
+    tokens: TokenPolicy
+
+
+def _invalid() -> Unauthenticated:
+    return Unauthenticated(INVALID_CREDENTIALS, code="invalid_credentials")
+
+
+async def log_in(
+    factory: async_sessionmaker[AsyncSession], *, credentials: Credentials, policies: LoginPolicies
+) -> sessions.TokenPair:
+    """A token pair, or one uniform Unauthenticated for every kind of failure.
+
+    Unknown email, wrong password, locked and deactivated accounts fail alike and
+    cost the same bcrypt work; failures are committed before the error is raised.
+    """
+    user = await _find_account(factory, credentials, policies.hasher)
+    password_ok = await policies.hasher.verify(
+        credentials.password, user.password_hash if user else None
+    )
+    if user is None:
+        raise _invalid()
+    async with unit_of_work(factory, tenant_id=user.tenant_id) as session:
+        pair = await _settle(
+            session,
+            user=user,
+            password=credentials.password,
+            password_ok=password_ok,
+            policies=policies,
+        )
+    if pair is None:
+        raise _invalid()
+    return pair
+
+
+async def _find_account(
+    factory: async_sessionmaker[AsyncSession], credentials: Credentials, hasher: PasswordHasher
+) -> User | None:
+    email = normalize_email_or_blank(credentials.email)
+    async with unit_of_work(factory, tenant_id=None, gucs={LOGIN_EMAIL_GUC: email}) as session:
+        candidates = await user_repository.login_candidates(session, email) if email else []
+    if credentials.tenant_id is not None:
+        candidates = [u for u in candidates if u.tenant_id == credentials.tenant_id]
+    if len(candidates) > 1:
+        await _refuse_ambiguous(candidates, credentials.password, hasher)
+    return candidates[0] if candidates else None
+
+
+async def _refuse_ambiguous(candidates: list[User], password: str, hasher: PasswordHasher) -> None:
+    """Only someone who knows a password learns that the email spans organizations."""
+    for user in candidates:
+        if await hasher.verify(password, user.password_hash):
+            raise InvalidArgument(
+                "this email belongs to several organizations: pass tenant_id",
+                code="tenant_required",
+                field="tenant_id",
+            )
+    raise _invalid()
+
+
+async def _settle(
+    session: AsyncSession,
+    *,
+    user: User,
+    password: str,
+    password_ok: bool,
+    policies: LoginPolicies,
+) -> sessions.TokenPair | None:
+    now = utcnow()
+    # Fresh and locked: a parallel attempt may have just locked the account.
+    current = await session.scalar(select(User).where(User.id == user.id).with_for_update())
+    if current is None:
+        return None
+    locked = current.locked_until is not None and current.locked_until > now
+    if not password_ok or locked or current.status != "active":
+        reason = "invalid_password" if not password_ok else ("locked" if locked else "deactivated")
+        await _fail(session, user=current, reason=reason, policies=policies)
+        return None
+    await record_success(session, user_id=current.id)
+    if policies.hasher.needs_rehash(current.password_hash):
+        current.password_hash = await policies.hasher.hash(password)
+    identity = AuthenticatedUser(
+        tenant_id=current.tenant_id, user_id=current.id, roles=tuple(current.roles)
+    )
+    pair = await sessions.start(session, user=identity, keys=policies.keys, policy=policies.tokens)
+    activity.record(
+        session,
+        tenant_id=current.tenant_id,
+        event_type="login.succeeded",
+        payload=identity_events.LoginSucceeded(
+            user_id=str(current.id), session_id=str(pair.session_id), client=activity.client_info()
+        ),
+    )
+    return pair
+
+
+async def _fail(session: AsyncSession, *, user: User, reason: str, policies: LoginPolicies) -> None:
+    count = await record_failure(session, user_id=user.id, policy=policies.lockout, now=utcnow())
+    client = activity.client_info()
+    activity.record(
+        session,
+        tenant_id=user.tenant_id,
+        event_type="login.failed",
+        payload=identity_events.LoginFailed(
+            user_id=str(user.id),
+            reason=reason,
+            consecutive_failures=count.consecutive,
+            client=client,
+        ),
+    )
+    if count.locked_until is not None:
+        locked = identity_events.AccountLocked(user_id=str(user.id), client=client)
+        locked.locked_until.FromDatetime(count.locked_until)
+        activity.record(
+            session, tenant_id=user.tenant_id, event_type="account.locked", payload=locked
+        )

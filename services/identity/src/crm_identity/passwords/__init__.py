@@ -1,0 +1,1 @@
+"""Passwords: hashing, the policy a new one must meet, change and reset."""

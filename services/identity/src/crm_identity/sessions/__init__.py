@@ -1,0 +1,1 @@
+"""Sessions: one per login, each a family of rotating refresh tokens."""

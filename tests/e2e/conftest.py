@@ -48,7 +48,7 @@ def stack_config() -> StackConfig:
         rate_limit_storage_url=TEST_REDIS_URL,
         extra_env={
             "GATEWAY_RATE_LIMIT_DEFAULT": f"{DEFAULT_LIMIT_PER_SECOND}/second",
-            "GATEWAY_RATE_LIMIT_AUTH": "100/minute",
+            "GATEWAY_RATE_LIMIT_AUTH": "1000/minute",
             "IDENTITY_BCRYPT_ROUNDS": "10",
         },
     )

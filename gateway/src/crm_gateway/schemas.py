@@ -37,6 +37,38 @@ class RefreshRequest(ApiModel):
     refresh_token: str = Field(min_length=1, max_length=200)
 
 
+class LogoutRequest(ApiModel):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class PasswordResetRequest(ApiModel):
+    email: str = Field(min_length=1, max_length=320, examples=["ada@acme.example"])
+
+
+class PasswordResetConfirm(ApiModel):
+    token: str = Field(min_length=1, max_length=200, description="From the emailed link")
+    new_password: str = Field(min_length=1, max_length=200)
+
+
+class PasswordChange(ApiModel):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=1, max_length=200)
+
+
+class Session(ApiModel):
+    id: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    ip: str
+    user_agent: str
+    current: bool = Field(description="The session of the access token making this call")
+
+
+class SessionList(ApiModel):
+    data: list[Session]
+
+
 class TokenResponse(ApiModel):
     access_token: str
     token_type: str = "Bearer"

@@ -5,11 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
 from crm.identity.v1 import identity_pb2
 from crm_gateway.routes.responses import problems
-from crm_gateway.schemas import LoginRequest, RefreshRequest, SignupRequest, TokenResponse
+from crm_gateway.schemas import (
+    LoginRequest,
+    LogoutRequest,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    RefreshRequest,
+    SignupRequest,
+    TokenResponse,
+)
 from crm_gateway.security import limit_auth_endpoint
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], dependencies=[Depends(limit_auth_endpoint)])
@@ -67,6 +75,47 @@ async def refresh(body: RefreshRequest, request: Request) -> TokenResponse:
         identity_pb2.RefreshTokenRequest(refresh_token=body.refresh_token)
     )
     return _tokens(pair)
+
+
+@router.post(
+    "/logout",
+    status_code=204,
+    summary="End the session a refresh token belongs to",
+    responses=problems(422),
+)
+async def logout(body: LogoutRequest, request: Request) -> Response:
+    await request.app.state.upstreams.identity.Logout(
+        identity_pb2.LogoutRequest(refresh_token=body.refresh_token)
+    )
+    return Response(status_code=204)
+
+
+@router.post(
+    "/password-reset",
+    status_code=202,
+    summary="Email a password-reset link",
+    description="Answers 202 whether or not the email has an account, so nobody can "
+    "learn which emails do. The link is valid for 30 minutes and works once.",
+    responses=problems(422),
+)
+async def request_password_reset(body: PasswordResetRequest, request: Request) -> Response:
+    await request.app.state.upstreams.identity.RequestPasswordReset(
+        identity_pb2.RequestPasswordResetRequest(email=body.email)
+    )
+    return Response(status_code=202)
+
+
+@router.post(
+    "/password-reset/confirm",
+    status_code=204,
+    summary="Set a new password with the emailed token; ends every session",
+    responses=problems(422),
+)
+async def confirm_password_reset(body: PasswordResetConfirm, request: Request) -> Response:
+    await request.app.state.upstreams.identity.ResetPassword(
+        identity_pb2.ResetPasswordRequest(token=body.token, new_password=body.new_password)
+    )
+    return Response(status_code=204)
 
 
 @jwks_router.get("/.well-known/jwks.json", summary="Public keys that verify access tokens")

@@ -12,7 +12,7 @@ from crm_gateway import problems
 from crm_gateway.body_limits import BodyLimitMiddleware
 from crm_gateway.edge import EdgeMiddleware
 from crm_gateway.ratelimit import RateLimiterService, RateLimitPolicy
-from crm_gateway.routes import auth, contacts, health, me, pipelines
+from crm_gateway.routes import api_keys, auth, contacts, health, me, mfa, pipelines, users
 from crm_gateway.settings import GatewaySettings
 from crm_gateway.upstreams import Upstreams
 from crm_kit.auth.identity_client import identity_jwks_fetcher
@@ -50,7 +50,16 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.state.default_policy = RateLimitPolicy.parse("default", settings.rate_limit_default)
     app.state.auth_policy = RateLimitPolicy.parse("auth", settings.rate_limit_auth)
     problems.install(app)
-    routers = (auth.router, auth.jwks_router, me.router, contacts.router, pipelines.router)
+    routers = (
+        auth.router,
+        auth.jwks_router,
+        mfa.router,
+        me.router,
+        users.router,
+        api_keys.router,
+        contacts.router,
+        pipelines.router,
+    )
     for router in (*routers, health.router):
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import grpc
 
 from crm.crm_core.v1 import contacts_pb2_grpc, pipelines_pb2_grpc
-from crm.identity.v1 import identity_pb2_grpc
+from crm.identity.v1 import api_keys_pb2_grpc, identity_pb2_grpc, mfa_pb2_grpc, users_pb2_grpc
 from crm_gateway.settings import GatewaySettings
 from crm_kit.grpc.interceptors import insecure_channel
 
@@ -16,6 +16,9 @@ from crm_kit.grpc.interceptors import insecure_channel
 class Upstreams:
     channels: dict[str, grpc.aio.Channel]
     identity: identity_pb2_grpc.IdentityServiceStub
+    users: users_pb2_grpc.UserServiceStub
+    api_keys: api_keys_pb2_grpc.ApiKeyServiceStub
+    mfa: mfa_pb2_grpc.MfaServiceStub
     contacts: contacts_pb2_grpc.ContactServiceStub
     pipelines: pipelines_pb2_grpc.PipelineServiceStub
 
@@ -27,6 +30,9 @@ class Upstreams:
         return cls(
             channels={"identity": identity, "crm_core": crm_core},
             identity=identity_pb2_grpc.IdentityServiceStub(identity),
+            users=users_pb2_grpc.UserServiceStub(identity),
+            api_keys=api_keys_pb2_grpc.ApiKeyServiceStub(identity),
+            mfa=mfa_pb2_grpc.MfaServiceStub(identity),
             contacts=contacts_pb2_grpc.ContactServiceStub(crm_core),
             pipelines=pipelines_pb2_grpc.PipelineServiceStub(crm_core),
         )

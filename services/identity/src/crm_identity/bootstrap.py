@@ -6,8 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm.identity.v1 import identity_pb2_grpc
-from crm_identity.entrypoints.grpc_server import PUBLIC_METHODS, SERVICE_NAME, IdentityServicer
+from crm.identity.v1 import api_keys_pb2_grpc, identity_pb2_grpc, mfa_pb2_grpc, users_pb2_grpc
+from crm_identity.dependencies import IdentityDependencies
+from crm_identity.entrypoints import grpc_api_keys, grpc_identity, grpc_mfa, grpc_users
+from crm_identity.entrypoints.grpc_identity import IdentityServicer
 from crm_identity.login.lockout import LockoutPolicy
 from crm_identity.login.service import LoginPolicies
 from crm_identity.models import OutboxRecord
@@ -44,24 +46,46 @@ def login_policies(settings: IdentitySettings, keys: KeyStore) -> LoginPolicies:
 def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) -> ServiceParts:
     assert isinstance(settings, IdentitySettings)
     keys = KeyStore(factory)
-    servicer = IdentityServicer(
+    deps = IdentityDependencies(
         factory=factory,
+        settings=settings,
         policies=login_policies(settings, keys),
         reset=ResetPolicy(
             ttl=timedelta(minutes=settings.password_reset_ttl_minutes),
             url=settings.password_reset_url,
         ),
     )
+    identity = IdentityServicer(factory=factory, policies=deps.policies, reset=deps.reset)
+    users = grpc_users.UserServiceServicer(deps)
+    api_keys = grpc_api_keys.ApiKeyServiceServicer(deps)
+    mfa = grpc_mfa.MfaServiceServicer(deps)
     return ServiceParts(
         registrations=[
             ServiceRegistration(
-                SERVICE_NAME,
+                grpc_identity.SERVICE_NAME,
                 lambda server: identity_pb2_grpc.add_IdentityServiceServicer_to_server(
-                    servicer, server
+                    identity, server
                 ),
-            )
+            ),
+            ServiceRegistration(
+                grpc_users.SERVICE_NAME,
+                lambda server: users_pb2_grpc.add_UserServiceServicer_to_server(users, server),
+            ),
+            ServiceRegistration(
+                grpc_api_keys.SERVICE_NAME,
+                lambda server: api_keys_pb2_grpc.add_ApiKeyServiceServicer_to_server(
+                    api_keys, server
+                ),
+            ),
+            ServiceRegistration(
+                grpc_mfa.SERVICE_NAME,
+                lambda server: mfa_pb2_grpc.add_MfaServiceServicer_to_server(mfa, server),
+            ),
         ],
-        public_methods=PUBLIC_METHODS,
+        public_methods=grpc_identity.PUBLIC_METHODS
+        | grpc_users.PUBLIC_METHODS
+        | grpc_api_keys.PUBLIC_METHODS
+        | grpc_mfa.PUBLIC_METHODS,
         outbox_model=OutboxRecord,
         jwks_fetcher=keys.fetch_jwks,
         on_start=[keys.load],

@@ -27,3 +27,11 @@ class IdentitySettings(ServiceSettings):
     password_reset_ttl_minutes: int = Field(default=30, ge=5, le=1440)
     # The frontend page that takes ?token=...; the emailed link points there.
     password_reset_url: str = "http://127.0.0.1:8000/reset-password"
+    invitation_ttl_days: int = Field(default=7, ge=1, le=90)
+    # The frontend page that takes ?token=... to accept an invitation.
+    invitation_url: str = "http://127.0.0.1:8000/accept-invitation"
+    # Lifetime of the internal access token minted for an API key at the gateway.
+    api_key_token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
+    mfa_challenge_ttl_seconds: int = Field(default=300, ge=30, le=1800)
+    # The issuer shown in authenticator apps.
+    totp_issuer: str = "CRM"

@@ -12,7 +12,7 @@ from crm_devstack.stack import IDENTITY
 from crm_devstack.testing import fresh_database, stack_config_for_tests
 from crm_identity.__main__ import MIGRATIONS_DIR
 from crm_identity.bootstrap import login_policies
-from crm_identity.entrypoints.grpc_server import IdentityServicer
+from crm_identity.entrypoints.grpc_identity import IdentityServicer
 from crm_identity.passwords.service import ResetPolicy
 from crm_identity.settings import IdentitySettings
 from crm_identity.tokens.keys import KeyStore

@@ -7,7 +7,7 @@ import uuid
 import grpc
 
 from crm.identity.v1 import identity_pb2
-from crm_identity.entrypoints.grpc_server import IdentityServicer
+from crm_identity.entrypoints.grpc_identity import IdentityServicer
 
 PASSWORD = "correct horse battery"
 CONTEXT: grpc.aio.ServicerContext = None  # type: ignore[assignment]  # servicers ignore it

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from crm.identity.v1 import identity_pb2
 from crm_devstack.testing import tenant_tables_security
-from crm_identity.entrypoints.grpc_server import IdentityServicer
+from crm_identity.entrypoints.grpc_identity import IdentityServicer
 from crm_identity.models import OutboxRecord, User
 from crm_kit.auth.tokens import AccessTokenVerifier, JwksCache
 from crm_kit.db.session import unit_of_work
@@ -160,11 +160,15 @@ class TestSchemaRules:
     ) -> None:
         tables = await tenant_tables_security(database_urls[1])
         tables.pop("outbox")
-        # users, refresh_tokens and password_reset_tokens carry one extra, narrow
-        # lookup policy each.
+        # Tables whose flows start from a bare email, token or key carry one extra,
+        # narrow lookup policy each.
         assert tables == {
             "users": (True, True, 2),
             "refresh_tokens": (True, True, 2),
             "password_reset_tokens": (True, True, 2),
             "sessions": (True, True, 1),
+            "api_keys": (True, True, 2),
+            "invitations": (True, True, 2),
+            "mfa_challenges": (True, True, 2),
+            "recovery_codes": (True, True, 1),
         }

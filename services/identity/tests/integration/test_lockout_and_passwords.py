@@ -14,7 +14,7 @@ from sqlalchemy import select
 from crm.events.v1 import envelope_pb2
 from crm.events.v1 import identity_pb2 as identity_events
 from crm.identity.v1 import identity_pb2
-from crm_identity.entrypoints.grpc_server import IdentityServicer
+from crm_identity.entrypoints.grpc_identity import IdentityServicer
 from crm_identity.models import OutboxRecord, User
 from crm_kit.context import RequestContext, bind_context
 from crm_kit.db.session import unit_of_work

@@ -20,3 +20,6 @@ class Tenant(Base):
     # active | cancelled | pending_deletion
     status: Mapped[str] = mapped_column(String(30), default="active")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Every user must log in with a second factor.
+    mfa_required: Mapped[bool] = mapped_column(default=False, server_default="false")

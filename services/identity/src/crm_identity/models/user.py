@@ -25,7 +25,15 @@ class User(TenantOwned, Timestamped, Base):
     roles: Mapped[list[str]] = mapped_column(ARRAY(String(20)))
     # active | deactivated
     status: Mapped[str] = mapped_column(String(20), default="active")
+    phone: Mapped[str | None] = mapped_column(String(32))
+    # When the person attested being 18 or older (signup or invitation acceptance).
+    age_attested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # TOTP (RFC 6238): the base32 secret once enrollment is confirmed; the pending
+    # one between start and confirmation.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
+    mfa_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Lockout: consecutive failures inside the current window, and the lock they caused.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     failure_window_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -27,10 +27,16 @@ class SignupRequest(_message.Message):
     OWNER_NAME_FIELD_NUMBER: _builtins.int
     EMAIL_FIELD_NUMBER: _builtins.int
     PASSWORD_FIELD_NUMBER: _builtins.int
+    PHONE_FIELD_NUMBER: _builtins.int
+    AGE_ATTESTED_FIELD_NUMBER: _builtins.int
     organization_name: _builtins.str
     owner_name: _builtins.str
     email: _builtins.str
     password: _builtins.str
+    phone: _builtins.str
+    """Optional, E.164."""
+    age_attested: _builtins.bool
+    """The owner attests they are 18 or older; signup without it is refused."""
     def __init__(
         self,
         *,
@@ -38,10 +44,12 @@ class SignupRequest(_message.Message):
         owner_name: _builtins.str = ...,
         email: _builtins.str = ...,
         password: _builtins.str = ...,
+        phone: _builtins.str = ...,
+        age_attested: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "organization_name", b"organization_name", "owner_name", b"owner_name", "password", b"password"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["age_attested", b"age_attested", "email", b"email", "organization_name", b"organization_name", "owner_name", b"owner_name", "password", b"password", "phone", b"phone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -120,6 +128,11 @@ Global___RefreshTokenRequest: _TypeAlias = RefreshTokenRequest  # noqa: Y015
 
 @_typing.final
 class TokenPair(_message.Message):
+    """When the account uses a second factor (or its tenant requires one), Login
+    answers with `mfa_challenge` set and no tokens: the client completes the login
+    with MfaService.CompleteMfaLogin (or enrolls first when `mfa_enrollment_required`).
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ACCESS_TOKEN_FIELD_NUMBER: _builtins.int
@@ -128,6 +141,8 @@ class TokenPair(_message.Message):
     REFRESH_TOKEN_FIELD_NUMBER: _builtins.int
     TENANT_ID_FIELD_NUMBER: _builtins.int
     USER_ID_FIELD_NUMBER: _builtins.int
+    MFA_CHALLENGE_FIELD_NUMBER: _builtins.int
+    MFA_ENROLLMENT_REQUIRED_FIELD_NUMBER: _builtins.int
     access_token: _builtins.str
     token_type: _builtins.str
     expires_in: _builtins.int
@@ -135,6 +150,8 @@ class TokenPair(_message.Message):
     refresh_token: _builtins.str
     tenant_id: _builtins.str
     user_id: _builtins.str
+    mfa_challenge: _builtins.str
+    mfa_enrollment_required: _builtins.bool
     def __init__(
         self,
         *,
@@ -144,10 +161,12 @@ class TokenPair(_message.Message):
         refresh_token: _builtins.str = ...,
         tenant_id: _builtins.str = ...,
         user_id: _builtins.str = ...,
+        mfa_challenge: _builtins.str = ...,
+        mfa_enrollment_required: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "expires_in", b"expires_in", "refresh_token", b"refresh_token", "tenant_id", b"tenant_id", "token_type", b"token_type", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "expires_in", b"expires_in", "mfa_challenge", b"mfa_challenge", "mfa_enrollment_required", b"mfa_enrollment_required", "refresh_token", b"refresh_token", "tenant_id", b"tenant_id", "token_type", b"token_type", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,7 @@
+"""Routes of this area (see the module's router)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])

@@ -35,6 +35,8 @@ def gateway_settings() -> GatewaySettings:
         rate_limit_auth="2/minute",
         max_body_bytes=1024,
         upstream_timeout_seconds=2,
+        # No event bus in unit tests: revocations are fed to the verifier directly.
+        nats_url="",
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,11 +13,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from crm_gateway import problems
 from crm_gateway.body_limits import BodyLimitMiddleware
 from crm_gateway.edge import EdgeMiddleware
+from crm_gateway.identity_events import follow_identity_events
 from crm_gateway.ratelimit import RateLimiterService, RateLimitPolicy
 from crm_gateway.routes import api_keys, auth, contacts, health, me, mfa, pipelines, users
 from crm_gateway.settings import GatewaySettings
 from crm_gateway.upstreams import Upstreams
 from crm_kit.auth.identity_client import identity_jwks_fetcher
+from crm_kit.auth.revocations import RevocationList
 from crm_kit.auth.tokens import AccessTokenVerifier, JwksCache
 
 API_DESCRIPTION = """
@@ -27,11 +31,17 @@ access token as `Authorization: Bearer <token>`. Errors are RFC 9457
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
+    revocations = RevocationList()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         upstreams = Upstreams.connect(settings)
         app.state.upstreams = upstreams
+        followers = asyncio.create_task(follow_identity_events(settings, revocations))
         yield
+        followers.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await followers
         await upstreams.close()
 
     app = FastAPI(
@@ -45,6 +55,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         JwksCache(identity_jwks_fetcher(settings.identity_address)),
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
+        revocations=revocations,
     )
     app.state.limiter = RateLimiterService(settings.rate_limit_storage_url)
     app.state.default_policy = RateLimitPolicy.parse("default", settings.rate_limit_default)

@@ -14,6 +14,9 @@ class GatewaySettings(BaseServiceSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
     crm_core_address: str = "127.0.0.1:50052"
+    # Token revocations and API-key invalidations arrive from identity as events;
+    # empty turns following them off (tests without a bus).
+    nats_url: str = "nats://127.0.0.1:4222"
     upstream_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     # memory:// keeps limits per process; redis://host:port/db shares them across replicas.
     rate_limit_storage_url: str = "memory://"

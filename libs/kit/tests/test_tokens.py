@@ -8,6 +8,7 @@ import hmac
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -16,6 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
+from crm.events.v1 import identity_pb2 as identity_events
+from crm_kit.auth.revocations import RevocationList
 from crm_kit.auth.tokens import AccessTokenVerifier, JwksCache, Principal
 from crm_kit.errors import Unauthenticated, Unavailable
 
@@ -148,6 +151,7 @@ class TestVerify:
             roles=("owner", "sales"),
             token_id=claims["jti"],
             expires_at=claims["exp"],
+            issued_at=claims["iat"],
         )
 
     async def test_rejects_token_signed_by_another_key_with_the_same_kid(
@@ -309,3 +313,74 @@ class TestJwksCache:
             await cache.key_for(KID)
 
         assert not cache.loaded
+
+
+class TestCriticalHeader:
+    async def test_rejects_a_token_with_a_crit_header(
+        self, verifier: AccessTokenVerifier, signing_key: ec.EllipticCurvePrivateKey
+    ) -> None:
+        token = jwt.encode(
+            access_claims(),
+            signing_key,
+            algorithm="ES256",
+            headers={"kid": KID, "typ": "at+jwt", "crit": ["exp"], "exp": 1},
+        )
+        with pytest.raises(Unauthenticated) as rejected:
+            await verifier.verify(token)
+        assert rejected.value.code == "invalid_token"
+
+
+def revoked(*, user_id: str, session_id: str = "", at: float) -> identity_events.AccessRevoked:
+    event = identity_events.AccessRevoked(user_id=user_id, session_id=session_id, reason="test")
+    event.revoked_at.FromDatetime(datetime.fromtimestamp(at, UTC))
+    return event
+
+
+class TestRevocations:
+    async def test_ended_session_voids_its_tokens_only(
+        self, jwks: CountingJwks, signing_key: ec.EllipticCurvePrivateKey
+    ) -> None:
+        revocations = RevocationList()
+        verifier = AccessTokenVerifier(
+            JwksCache(jwks), issuer=ISSUER, audience=AUDIENCE, revocations=revocations
+        )
+        ended = sign(signing_key, access_claims(sid="session-1"))
+        other = sign(signing_key, access_claims(sid="session-2"))
+        claims = jwt.decode(ended, options={"verify_signature": False})
+        revocations.apply(revoked(user_id=claims["sub"], session_id="session-1", at=time.time()))
+
+        with pytest.raises(Unauthenticated) as rejected:
+            await verifier.verify(ended)
+        assert rejected.value.code == "token_revoked"
+        assert (await verifier.verify(other)).session_id == "session-2"
+
+    async def test_user_revocation_voids_tokens_issued_until_then(
+        self, jwks: CountingJwks, signing_key: ec.EllipticCurvePrivateKey
+    ) -> None:
+        revocations = RevocationList()
+        verifier = AccessTokenVerifier(
+            JwksCache(jwks), issuer=ISSUER, audience=AUDIENCE, revocations=revocations
+        )
+        now = int(time.time())
+        user = str(uuid.uuid4())
+        before = sign(signing_key, access_claims(sub=user, iat=now - 60))
+        after = sign(signing_key, access_claims(sub=user, iat=now + 5))
+        revocations.apply(revoked(user_id=user, at=now))
+
+        with pytest.raises(Unauthenticated):
+            await verifier.verify(before)
+        assert str((await verifier.verify(after)).user_id) == user
+
+    def test_entries_older_than_the_retention_are_forgotten(self) -> None:
+        revocations = RevocationList(retention_seconds=60)
+        revocations.apply(revoked(user_id="u", session_id="old", at=time.time() - 120))
+        revocations.apply(revoked(user_id="u", session_id="new", at=time.time()))
+        principal = Principal(
+            tenant_id=uuid.uuid4(),
+            user_id=uuid.uuid4(),
+            roles=(),
+            token_id="t",
+            expires_at=0,
+            session_id="old",
+        )
+        assert revocations.is_revoked(principal) is False

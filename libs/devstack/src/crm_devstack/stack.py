@@ -134,6 +134,7 @@ def gateway_env(config: StackConfig) -> dict[str, str]:
         f"{prefix}HTTP_HOST": config.host,
         f"{prefix}HTTP_PORT": str(config.port(GATEWAY)),
         f"{prefix}RATE_LIMIT_STORAGE_URL": config.rate_limit_storage_url,
+        f"{prefix}NATS_URL": config.nats_url,
         f"{prefix}LOG_LEVEL": config.log_level,
         **_peer_addresses(config, prefix),
         **config.extra_env,

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_kit.auth.identity_client import identity_jwks_fetcher
+from crm_kit.auth.revocations import RevocationList, follow_revocations
 from crm_kit.auth.tokens import AccessTokenVerifier, JwksCache, JwksFetcher
 from crm_kit.db.provision import provision
 from crm_kit.db.session import create_engine, make_session_factory
@@ -58,8 +59,12 @@ async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
     factory = make_session_factory(engine)
     parts = build(settings, factory)
     fetcher = parts.jwks_fetcher or identity_jwks_fetcher(settings.identity_address)
+    revocations = RevocationList()
     verifier = AccessTokenVerifier(
-        JwksCache(fetcher), issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        JwksCache(fetcher),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        revocations=revocations,
     )
     server, health_servicer, port = build_server(
         parts.registrations,
@@ -73,7 +78,7 @@ async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
     await server.start()
     await mark_serving(health_servicer, [r.name for r in parts.registrations])
     log.info("serving gRPC", extra={"service": name, "port": port})
-    background = asyncio.create_task(_supervise_events(name, settings, factory, parts))
+    background = asyncio.create_task(_supervise_events(name, settings, factory, parts, revocations))
     await stop.wait()
     log.info("shutting down")
     background.cancel()
@@ -88,6 +93,7 @@ async def _supervise_events(
     settings: ServiceSettings,
     factory: async_sessionmaker[AsyncSession],
     parts: ServiceParts,
+    revocations: RevocationList,
 ) -> None:
     """Keep the relay and consumers running: whatever stops them is logged and they
     restart with a growing delay, so an unreachable or misconfigured JetStream never
@@ -95,7 +101,7 @@ async def _supervise_events(
     delay = 1.0
     while True:
         try:
-            await _run_events(name, settings, factory, parts)
+            await _run_events(name, settings, factory, parts, revocations)
             return
         except asyncio.CancelledError:
             raise
@@ -110,14 +116,14 @@ async def _run_events(
     settings: ServiceSettings,
     factory: async_sessionmaker[AsyncSession],
     parts: ServiceParts,
+    revocations: RevocationList,
 ) -> None:
-    if parts.outbox_model is None and not parts.consumers:
-        return
     nc = await bus.connect(settings.nats_url, name=name)
     try:
         js = nc.jetstream()
         await bus.ensure_stream(js)
         loops: list[Coroutine[Any, Any, None]] = [c.run(js) for c in parts.consumers]
+        loops.append(follow_revocations(js, revocations))
         if parts.outbox_model is not None:
             relay = OutboxRelay(
                 factory, parts.outbox_model, poll_seconds=settings.outbox_poll_seconds

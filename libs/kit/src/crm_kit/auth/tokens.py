@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 from jwt.algorithms import ECAlgorithm
@@ -36,6 +36,7 @@ class Principal:
     roles: tuple[str, ...]
     token_id: str
     expires_at: int
+    issued_at: int = 0
     session_id: str | None = None
 
 
@@ -84,9 +85,22 @@ class JwksCache:
         return time.monotonic() - self._loaded_at >= floor
 
 
+class RevocationCheck(Protocol):
+    def is_revoked(self, principal: Principal) -> bool: ...
+
+
 class AccessTokenVerifier:
-    def __init__(self, keys: JwksCache, *, issuer: str, audience: str, leeway: int = 5) -> None:
+    def __init__(
+        self,
+        keys: JwksCache,
+        *,
+        issuer: str,
+        audience: str,
+        leeway: int = 5,
+        revocations: RevocationCheck | None = None,
+    ) -> None:
         self.keys = keys
+        self.revocations = revocations
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway
@@ -98,6 +112,9 @@ class AccessTokenVerifier:
             raise Unauthenticated("malformed access token", code="invalid_token") from exc
         if header.get("alg") != ACCESS_TOKEN_ALGORITHM or header.get("typ") != ACCESS_TOKEN_TYPE:
             raise Unauthenticated("unsupported token type or algorithm", code="invalid_token")
+        if "crit" in header:
+            # RFC 7515: extensions we do not understand must make the token invalid.
+            raise Unauthenticated("unsupported critical header", code="invalid_token")
         kid = header.get("kid")
         if not isinstance(kid, str):
             raise Unauthenticated("the token names no signing key", code="invalid_token")
@@ -116,7 +133,10 @@ class AccessTokenVerifier:
             raise Unauthenticated("the access token has expired", code="token_expired") from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated("invalid access token", code="invalid_token") from exc
-        return _principal(claims)
+        principal = _principal(claims)
+        if self.revocations is not None and self.revocations.is_revoked(principal):
+            raise Unauthenticated("the access token has been revoked", code="token_revoked")
+        return principal
 
 
 def _principal(claims: dict[str, Any]) -> Principal:
@@ -130,6 +150,7 @@ def _principal(claims: dict[str, Any]) -> Principal:
             roles=tuple(roles),
             token_id=str(claims["jti"]),
             expires_at=int(claims["exp"]),
+            issued_at=int(claims["iat"]),
             session_id=str(claims["sid"]) if "sid" in claims else None,
         )
     except (KeyError, ValueError, TypeError) as exc:

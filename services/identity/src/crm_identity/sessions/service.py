@@ -14,6 +14,7 @@ from crm.events.v1 import identity_pb2 as identity_events
 from crm_identity import activity
 from crm_identity.accounts.schemas import AuthenticatedUser
 from crm_identity.models import RefreshToken, User, UserSession
+from crm_identity.revocation import revoke_access
 from crm_identity.tokens.access import TokenPolicy, mint_access_token
 from crm_identity.tokens.keys import KeyStore
 from crm_kit.context import current_context
@@ -160,6 +161,13 @@ async def end(session: AsyncSession, *, session_id: uuid.UUID, reason: str) -> b
         update(RefreshToken)
         .where(RefreshToken.family_id == session_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
+    )
+    revoke_access(
+        session,
+        tenant_id=ended.tenant_id,
+        user_id=ended.user_id,
+        session_id=session_id,
+        reason=reason,
     )
     activity.record(
         session,

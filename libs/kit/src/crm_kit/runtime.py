@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,8 @@ class ServiceParts:
     consumers: Sequence[EventConsumer] = ()
     jwks_fetcher: JwksFetcher | None = None
     on_start: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=tuple)
+    # Run beside the server until shutdown (for example reloading signing keys).
+    background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=tuple)
 
 
 Build = Callable[[ServiceSettings, async_sessionmaker[AsyncSession]], ServiceParts]
@@ -135,21 +137,28 @@ async def _run_events(
             await nc.drain()
 
 
+Command = Callable[[ServiceSettings], Coroutine[Any, Any, None]]
+
+
 def service_main(
     name: str,
     settings_class: type[ServiceSettings],
     *,
     migrations_dir: Path,
     build: Build,
+    commands: Mapping[str, Command] | None = None,
     argv: Sequence[str] | None = None,
 ) -> None:
-    """`python -m <service> migrate|serve`."""
+    """`python -m <service> migrate|serve`, plus the service's own operator commands."""
+    extra = dict(commands or {})
     parser = argparse.ArgumentParser(prog=f"python -m {name}")
-    parser.add_argument("command", choices=["migrate", "serve"])
+    parser.add_argument("command", choices=["migrate", "serve", *extra])
     args = parser.parse_args(argv)
     settings = settings_class()  # filled from the environment
     configure_logging(name, settings.log_level)
-    if args.command == "migrate":
+    if args.command in extra:
+        asyncio.run(extra[args.command](settings))
+    elif args.command == "migrate":
         asyncio.run(
             provision(
                 migration_url=settings.migration_database_url,

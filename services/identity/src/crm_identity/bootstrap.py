@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,9 +19,12 @@ from crm_identity.passwords.service import ResetPolicy
 from crm_identity.settings import IdentitySettings
 from crm_identity.tokens.access import TokenPolicy
 from crm_identity.tokens.keys import KeyStore
+from crm_kit.db.session import create_engine, make_session_factory
 from crm_kit.grpc.server import ServiceRegistration
 from crm_kit.runtime import ServiceParts
 from crm_kit.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
 
 
 def login_policies(settings: IdentitySettings, keys: KeyStore) -> LoginPolicies:
@@ -43,9 +47,27 @@ def login_policies(settings: IdentitySettings, keys: KeyStore) -> LoginPolicies:
     )
 
 
+def signing_keys(settings: IdentitySettings, factory: async_sessionmaker[AsyncSession]) -> KeyStore:
+    # A retired key stays published past the life of the last token it signed.
+    window = timedelta(seconds=settings.access_token_ttl_seconds + 300)
+    return KeyStore(factory, verify_window=window)
+
+
+async def rotate_signing_key(settings: ServiceSettings) -> None:
+    """`python -m crm_identity rotate-signing-key`: new tokens get a new key; tokens
+    signed by the old one keep verifying until they expire."""
+    assert isinstance(settings, IdentitySettings)
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        kid = await signing_keys(settings, make_session_factory(engine)).rotate()
+    finally:
+        await engine.dispose()
+    log.info("signing key rotated", extra={"kid": kid})
+
+
 def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) -> ServiceParts:
     assert isinstance(settings, IdentitySettings)
-    keys = KeyStore(factory)
+    keys = signing_keys(settings, factory)
     deps = IdentityDependencies(
         factory=factory,
         settings=settings,
@@ -89,4 +111,5 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
         outbox_model=OutboxRecord,
         jwks_fetcher=keys.fetch_jwks,
         on_start=[keys.load],
+        background=[keys.reload_forever],
     )

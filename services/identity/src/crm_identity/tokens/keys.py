@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import secrets
+from datetime import timedelta
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_identity.models import SigningKey
 from crm_kit.auth.tokens import ACCESS_TOKEN_ALGORITHM
+from crm_kit.db.models import utcnow
 from crm_kit.db.session import unit_of_work
+
+log = logging.getLogger(__name__)
 
 # Serializes key creation across replicas starting at once.
 _KEY_CREATION_LOCK = 0x1D3E7
@@ -36,8 +42,15 @@ def generate_signing_key() -> SigningKey:
 class KeyStore:
     """Loads the active key once; `jwks()` serves every key that may still verify."""
 
-    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        *,
+        verify_window: timedelta = timedelta(minutes=20),
+    ) -> None:
         self._factory = factory
+        # How long a retired key stays published: longer than any token it signed lives.
+        self._verify_window = verify_window
         self._active: SigningKey | None = None
         self._private_key: ec.EllipticCurvePrivateKey | None = None
         self._jwks = '{"keys": []}'
@@ -56,8 +69,36 @@ class KeyStore:
         active = [k for k in keys if k.retired_at is None][-1]
         private = serialization.load_pem_private_key(active.private_key_pem.encode(), None)
         assert isinstance(private, ec.EllipticCurvePrivateKey)
+        horizon = utcnow() - self._verify_window
+        published = [k for k in keys if k.retired_at is None or k.retired_at > horizon]
         self._active, self._private_key = active, private
-        self._jwks = json.dumps({"keys": [json.loads(k.public_jwk) for k in keys]})
+        self._jwks = json.dumps({"keys": [json.loads(k.public_jwk) for k in published]})
+
+    async def rotate(self) -> str:
+        """Sign with a new key from now on; the old one keeps verifying until its tokens
+        expire. Returns the new kid. Other replicas pick it up at their next reload."""
+        async with unit_of_work(self._factory, tenant_id=None) as session:
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(:k)"), {"k": _KEY_CREATION_LOCK}
+            )
+            await session.execute(
+                update(SigningKey)
+                .where(SigningKey.retired_at.is_(None))
+                .values(retired_at=utcnow())
+            )
+            key = generate_signing_key()
+            session.add(key)
+        await self.load()
+        return key.kid
+
+    async def reload_forever(self, interval_seconds: float = 30.0) -> None:
+        """Pick up keys rotated by another process (run beside the server)."""
+        while True:
+            await asyncio.sleep(interval_seconds)
+            try:
+                await self.load()
+            except Exception:
+                log.exception("reloading signing keys failed; keeping the current ones")
 
     def jwks(self) -> str:
         return self._jwks

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import hashlib
+import hmac
 import json
 import time
 import uuid
@@ -154,3 +157,98 @@ class TestDirectServiceCalls:
             ("x-tenant-id", tenant_a.tenant_id),
         ]
         assert list((await self._list(stack, metadata)).contacts) == []
+
+
+ATTACKS = [
+    "forged_signature",
+    "alg_none",
+    "hs256_with_public_key",
+    "unknown_kid",
+    "wrong_issuer",
+    "wrong_audience",
+    "expired",
+    "crit_header",
+]
+
+
+async def _attack_token(attack: str, stack: Stack, account: Account) -> str:
+    """A token crafted as an attacker would; the real key signs where that matters."""
+    kid = _kid(account.access_token)
+    headers = {"kid": kid, "typ": "at+jwt"}
+    if attack == "forged_signature":
+        return jwt.encode(
+            _claims(account), ec.generate_private_key(ec.SECP256R1()), "ES256", headers
+        )
+    if attack == "alg_none":
+        return f"{_b64({'alg': 'none', **headers})}.{_b64(_claims(account))}."
+    if attack == "hs256_with_public_key":
+        jwks = json.loads(
+            (await httpx.AsyncClient().get(f"{stack.gateway_url}/.well-known/jwks.json")).text
+        )
+        secret = json.dumps(next(k for k in jwks["keys"] if k["kid"] == kid)).encode()
+        signing_input = f"{_b64({'alg': 'HS256', **headers})}.{_b64(_claims(account))}"
+        signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+        return f"{signing_input}.{base64.urlsafe_b64encode(signature).decode().rstrip('=')}"
+    key = await _real_signing_key(stack.config)
+    claims = _claims(account)
+    if attack == "unknown_kid":
+        return jwt.encode(claims, key, "ES256", {**headers, "kid": "not-a-key"})
+    if attack == "wrong_issuer":
+        return jwt.encode({**claims, "iss": "someone-else"}, key, "ES256", headers)
+    if attack == "wrong_audience":
+        return jwt.encode({**claims, "aud": "another-api"}, key, "ES256", headers)
+    if attack == "expired":
+        past = int(time.time()) - 3600
+        return jwt.encode({**claims, "iat": past - 900, "exp": past}, key, "ES256", headers)
+    assert attack == "crit_header"
+    return jwt.encode(claims, key, "ES256", {**headers, "crit": ["exp"]})
+
+
+class TestEveryAttackAtEveryDoor:
+    @pytest.mark.parametrize("attack", ATTACKS)
+    async def test_rejected_at_the_gateway_and_by_the_service_directly(
+        self, api: httpx.AsyncClient, stack: Stack, tenant_a: Account, attack: str
+    ) -> None:
+        token = await _attack_token(attack, stack, tenant_a)
+        await _assert_rejected(api, token)
+        metadata = [("authorization", f"Bearer {token}"), ("x-tenant-id", tenant_a.tenant_id)]
+        async with grpc.aio.insecure_channel(stack.config.address(CRM_CORE)) as channel:
+            stub = contacts_pb2_grpc.ContactServiceStub(channel)
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.ListContacts(
+                    contacts_pb2.ListContactsRequest(), metadata=metadata, timeout=10
+                )
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+class TestRevokedAccess:
+    async def test_logged_out_sessions_access_token_is_refused_at_once(
+        self, api: httpx.AsyncClient, stack: Stack, tenant_a: Account
+    ) -> None:
+        assert (await api.get("/v1/contacts", headers=tenant_a.headers)).status_code == 200
+        await api.post("/v1/auth/logout", json={"refresh_token": tenant_a.refresh_token})
+        statuses = []
+        for _ in range(50):
+            statuses.append((await api.get("/v1/contacts", headers=tenant_a.headers)).status_code)
+            if statuses[-1] == 401:
+                break
+            await asyncio.sleep(0.1)
+        assert statuses[-1] == 401, statuses
+        metadata = [
+            ("authorization", f"Bearer {tenant_a.access_token}"),
+            ("x-tenant-id", tenant_a.tenant_id),
+        ]
+        codes = []
+        async with grpc.aio.insecure_channel(stack.config.address(CRM_CORE)) as channel:
+            stub = contacts_pb2_grpc.ContactServiceStub(channel)
+            for _ in range(50):
+                try:
+                    await stub.ListContacts(
+                        contacts_pb2.ListContactsRequest(), metadata=metadata, timeout=10
+                    )
+                    codes.append(grpc.StatusCode.OK)
+                except grpc.aio.AioRpcError as refused:
+                    codes.append(refused.code())
+                    break
+                await asyncio.sleep(0.1)
+        assert codes[-1] == grpc.StatusCode.UNAUTHENTICATED, codes

@@ -10,6 +10,7 @@ import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from crm.events.v1 import crm_core_pb2, envelope_pb2
+from crm.events.v1 import identity_pb2 as identity_events
 from crm_devstack.testing import TEST_NATS_URL
 from crm_kit.events.bus import STREAM_NAME
 
@@ -20,14 +21,20 @@ pytestmark = pytest.mark.e2e
 
 
 async def _contact_events(tenant_id: str, *, expected: int) -> list[envelope_pb2.Envelope]:
-    """The tenant's crm_core.contact.* envelopes, waiting up to 10 s for `expected` of them."""
+    return await _tenant_events("crm.crm_core.contact.*", tenant_id, expected=expected)
+
+
+async def _tenant_events(
+    subject: str, tenant_id: str, *, expected: int
+) -> list[envelope_pb2.Envelope]:
+    """The tenant's envelopes on `subject`, waiting up to 10 s for `expected` of them."""
     nc = await nats.connect(TEST_NATS_URL)
     try:
         js = nc.jetstream()
         found: list[envelope_pb2.Envelope] = []
         for _ in range(20):
             subscription = await js.pull_subscribe(
-                "crm.crm_core.contact.*",
+                subject,
                 stream=STREAM_NAME,
                 config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
             )
@@ -69,3 +76,22 @@ class TestContactEvents:
         events[1].payload.Unpack(updated)
         assert list(updated.changed_fields) == ["last_name"]
         assert updated.contact.last_name == "Lovelace"
+
+
+class TestAccountActivity:
+    async def test_login_events_carry_actor_ip_and_user_agent_but_no_secret(
+        self, api: httpx.AsyncClient, tenant_a: Account
+    ) -> None:
+        await api.post(
+            "/v1/auth/login",
+            json={"email": tenant_a.email, "password": "not the password"},
+            headers={"User-Agent": "e2e-agent/1.0"},
+        )
+        events = await _tenant_events("crm.identity.login.*", tenant_a.tenant_id, expected=1)
+        failed = [e for e in events if e.type == "identity.login.failed"]
+        assert failed, [e.type for e in events]
+        assert (failed[0].client_ip, failed[0].user_agent) == ("127.0.0.1", "e2e-agent/1.0")
+        payload = identity_events.LoginFailed()
+        failed[0].payload.Unpack(payload)
+        assert (payload.user_id, payload.reason) == (tenant_a.user_id, "invalid_password")
+        assert b"not the password" not in failed[0].SerializeToString()

@@ -71,6 +71,8 @@ def build_envelope(
         ),
         payload=packed,
         request_id=ctx.request_id,
+        client_ip=ctx.client_ip,
+        user_agent=ctx.user_agent,
     )
 
 

@@ -60,6 +60,8 @@ class Envelope(_message.Message):
     ACTOR_FIELD_NUMBER: _builtins.int
     PAYLOAD_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_IP_FIELD_NUMBER: _builtins.int
+    USER_AGENT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID; also the Nats-Msg-Id header, so JetStream drops duplicate publishes."""
     type: _builtins.str
@@ -67,6 +69,9 @@ class Envelope(_message.Message):
     source: _builtins.str
     """The publishing service, for example "identity"."""
     request_id: _builtins.str
+    client_ip: _builtins.str
+    """Where the causing request came from, as the gateway saw it (audit trail)."""
+    user_agent: _builtins.str
     @_builtins.property
     def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -84,10 +89,12 @@ class Envelope(_message.Message):
         actor: Global___Actor | None = ...,
         payload: _any_pb2.Any | None = ...,
         request_id: _builtins.str = ...,
+        client_ip: _builtins.str = ...,
+        user_agent: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "occurred_at", b"occurred_at", "payload", b"payload"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "id", b"id", "occurred_at", b"occurred_at", "payload", b"payload", "request_id", b"request_id", "source", b"source", "tenant_id", b"tenant_id", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "client_ip", b"client_ip", "id", b"id", "occurred_at", b"occurred_at", "payload", b"payload", "request_id", b"request_id", "source", b"source", "tenant_id", b"tenant_id", "type", b"type", "user_agent", b"user_agent"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

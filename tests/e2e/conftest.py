@@ -16,7 +16,8 @@ import pytest_asyncio
 import redis.asyncio as redis_asyncio
 from nats.js.errors import NotFoundError
 
-from crm_devstack.stack import Stack, StackConfig
+from crm_devstack.processes import port_open
+from crm_devstack.stack import GATEWAY, SERVICES, Stack, StackConfig
 from crm_devstack.testing import TEST_NATS_URL, TEST_REDIS_URL, stack_config_for_tests
 from crm_kit.events.bus import STREAM_NAME
 
@@ -56,6 +57,12 @@ def stack_config() -> StackConfig:
 
 @pytest.fixture(scope="session")
 def stack(stack_config: StackConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    # Another run holding our ports must not lose its stream to our clean-up.
+    busy = [
+        s.name for s in (*SERVICES, GATEWAY) if port_open(stack_config.host, stack_config.port(s))
+    ]
+    if busy:
+        pytest.fail(f"e2e ports in use by another run: {busy}")
     asyncio.run(_clean_bus_and_limits())
     log_dir = Path(tmp_path_factory.mktemp("e2e-logs"))
     with Stack(stack_config, log_dir=log_dir) as running:
@@ -90,6 +97,7 @@ async def sign_up(api: httpx.AsyncClient, organization: str = "Acme") -> Account
             "owner_name": "Ada Lovelace",
             "email": email,
             "password": PASSWORD,
+            "age_attested": True,
         },
     )
     assert response.status_code == 201, response.text

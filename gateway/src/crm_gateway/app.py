@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from crm_gateway import problems
+from crm_gateway.api_keys import ApiKeyAuthenticator, ApiKeyCache
 from crm_gateway.body_limits import BodyLimitMiddleware
 from crm_gateway.edge import EdgeMiddleware
 from crm_gateway.identity_events import follow_identity_events
@@ -24,7 +25,10 @@ from crm_kit.auth.tokens import AccessTokenVerifier, JwksCache
 
 API_DESCRIPTION = """
 The CRM platform's public API. Authenticate with `POST /v1/auth/login` and send the
-access token as `Authorization: Bearer <token>`. Errors are RFC 9457
+access token as `Authorization: Bearer <token>`. Third parties send an API key
+(`POST /v1/api-keys`) the same way, `Authorization: Bearer crm_...`; a key reaches only
+the routes whose scopes it holds (`contacts:read`, `contacts:write`, `pipelines:read`,
+...; write implies read) and gets `403 insufficient_scope` elsewhere. Errors are RFC 9457
 `application/problem+json` with a stable `code`. Every response carries
 `RateLimit-Policy` and `RateLimit` headers; a 429 carries `Retry-After`.
 """
@@ -32,12 +36,15 @@ access token as `Authorization: Bearer <token>`. Errors are RFC 9457
 
 def create_app(settings: GatewaySettings) -> FastAPI:
     revocations = RevocationList()
+    api_key_cache = ApiKeyCache()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         upstreams = Upstreams.connect(settings)
         app.state.upstreams = upstreams
-        followers = asyncio.create_task(follow_identity_events(settings, revocations))
+        followers = asyncio.create_task(
+            follow_identity_events(settings, revocations, api_key_cache)
+        )
         yield
         followers.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -57,6 +64,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         audience=settings.jwt_audience,
         revocations=revocations,
     )
+    app.state.api_keys = ApiKeyAuthenticator(api_key_cache)
     app.state.limiter = RateLimiterService(settings.rate_limit_storage_url)
     app.state.default_policy = RateLimitPolicy.parse("default", settings.rate_limit_default)
     app.state.auth_policy = RateLimitPolicy.parse("auth", settings.rate_limit_auth)
@@ -78,7 +86,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
             expose_headers=["ETag", "Location", "RateLimit", "RateLimit-Policy", "Retry-After"],
         )

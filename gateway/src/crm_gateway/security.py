@@ -1,20 +1,38 @@
-"""Who is calling: bearer tokens verified locally, then the caller's rate limit."""
+"""Who is calling: bearer tokens verified locally or API keys, then the caller's rate limit.
+
+Routes declare the scopes they need with `Security(authenticated, scopes=[...])`.
+Users (JWT) are governed by their roles, upstream, and never by scopes. An API key
+reaches only routes that declare scopes it holds (write implies read): a route that
+declares none is not open to API keys at all.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
+from crm_gateway.api_keys import ApiKeyAuthenticator
 from crm_gateway.problems import Problem
 from crm_gateway.ratelimit import RateLimiterService, RateLimitPolicy
-from crm_kit.auth.tokens import AccessTokenVerifier
+from crm_kit.auth import api_key_format
+from crm_kit.auth.tokens import API_KEY_ACTOR, AccessTokenVerifier, Principal
 from crm_kit.context import RequestContext, bind_context, current_context
 
-bearer_scheme = HTTPBearer(auto_error=False, description="An access token from /v1/auth/login")
+bearer_scheme = HTTPBearer(
+    auto_error=False, bearerFormat="JWT", description="An access token from /v1/auth/login"
+)
+# The same header, documented as a second way in: OpenAPI lists the two as alternatives.
+api_key_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    bearerFormat="crm_<36 characters>",
+    description="An API key from `POST /v1/api-keys`, sent as `Authorization: Bearer "
+    "crm_...`. It reaches only the routes whose scopes it holds (write implies read).",
+)
 
 
 def client_ip(request: Request) -> str:
@@ -38,27 +56,62 @@ async def limit_auth_endpoint(request: Request, response: Response) -> None:
     )
 
 
+def check_scopes(principal: Principal, required: Sequence[str]) -> None:
+    """An API key needs every scope the route declares; users are not limited by scopes."""
+    if principal.actor_kind != API_KEY_ACTOR:
+        return
+    missing = [s for s in required if not api_key_format.grants(principal.scopes, s)]
+    if required and not missing:
+        return
+    detail = (
+        f"this API key lacks the scope {' '.join(missing)}"
+        if missing
+        else "this endpoint is not available to API keys"
+    )
+    challenge = f'Bearer realm="crm", error="insufficient_scope", scope="{" ".join(required)}"'
+    raise Problem(403, "insufficient_scope", detail, headers={"WWW-Authenticate": challenge})
+
+
+async def _principal(request: Request, credential: str) -> tuple[Principal, str]:
+    """The caller and the access token to forward upstream on their behalf."""
+    verifier: AccessTokenVerifier = request.app.state.verifier
+    if not api_key_format.looks_like_api_key(credential):
+        return await verifier.verify(credential), credential
+    api_keys: ApiKeyAuthenticator = request.app.state.api_keys
+    resolved = await api_keys.authenticate(
+        credential, resolver=request.app.state.upstreams.api_keys, verifier=verifier
+    )
+    return resolved.principal, resolved.access_token
+
+
 async def authenticated(
     request: Request,
     response: Response,
+    security_scopes: SecurityScopes,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    _api_key: Annotated[HTTPAuthorizationCredentials | None, Depends(api_key_scheme)],
 ) -> AsyncIterator[RequestContext]:
     """The verified caller, bound as the request context for logs and upstream calls."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Problem(401, "unauthenticated", "a bearer access token is required")
-    verifier: AccessTokenVerifier = request.app.state.verifier
-    principal = await verifier.verify(credentials.credentials)
+        raise Problem(401, "unauthenticated", "a bearer access token or API key is required")
+    principal, access_token = await _principal(request, credentials.credentials)
+    is_api_key = principal.actor_kind == API_KEY_ACTOR
     await apply_rate_limit(
-        request, response, request.app.state.default_policy, f"user:{principal.user_id}"
+        request,
+        response,
+        request.app.state.default_policy,
+        f"key:{principal.user_id}" if is_api_key else f"user:{principal.user_id}",
     )
+    check_scopes(principal, security_scopes.scopes)
     ctx = replace(
         current_context(),
         tenant_id=principal.tenant_id,
         user_id=principal.user_id,
         roles=principal.roles,
-        access_token=credentials.credentials,
+        scopes=principal.scopes,
+        access_token=access_token,
         session_id=principal.session_id,
-        actor_kind="user",
+        actor_kind=principal.actor_kind,
     )
     with bind_context(ctx):
         yield ctx

@@ -15,6 +15,7 @@ EXPECTED: dict[type[ServiceError], tuple[grpc.StatusCode, str]] = {
     errors.NotFound: (grpc.StatusCode.NOT_FOUND, "not_found"),
     errors.Conflict: (grpc.StatusCode.ALREADY_EXISTS, "conflict"),
     errors.PreconditionFailed: (grpc.StatusCode.FAILED_PRECONDITION, "precondition_failed"),
+    errors.StaleVersion: (grpc.StatusCode.ABORTED, "version_mismatch"),
     errors.PermissionDenied: (grpc.StatusCode.PERMISSION_DENIED, "permission_denied"),
     errors.Unauthenticated: (grpc.StatusCode.UNAUTHENTICATED, "unauthenticated"),
     errors.QuotaExceeded: (grpc.StatusCode.RESOURCE_EXHAUSTED, "quota_exceeded"),

@@ -1,7 +1,80 @@
-"""Routes of this area (see the module's router)."""
+"""API keys: owners and admins create, list and revoke the organization's keys."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, datetime
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from crm.identity.v1 import api_keys_pb2
+from crm_gateway.routes.responses import problems
+from crm_gateway.schemas.api_keys import ApiKey, ApiKeyCreate, ApiKeyList, CreatedApiKey
+from crm_gateway.security import Caller
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
+
+
+def _optional_time(
+    message: api_keys_pb2.ApiKey, field: Literal["expires_at", "last_used_at", "revoked_at"]
+) -> datetime | None:
+    if not message.HasField(field):
+        return None
+    stamp: Timestamp = getattr(message, field)
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+def to_api_key(message: api_keys_pb2.ApiKey) -> ApiKey:
+    return ApiKey(
+        id=message.id,
+        name=message.name,
+        display_prefix=message.display_prefix,
+        scopes=list(message.scopes),
+        expires_at=_optional_time(message, "expires_at"),
+        last_used_at=_optional_time(message, "last_used_at"),
+        created_by=message.created_by or None,
+        created_at=message.created_at.ToDatetime(tzinfo=UTC),
+        revoked_at=_optional_time(message, "revoked_at"),
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Create an API key (owners and admins); the key is shown once",
+    response_model=CreatedApiKey,
+    responses=problems(401, 403, 422),
+)
+async def create_api_key(body: ApiKeyCreate, request: Request, caller: Caller) -> CreatedApiKey:
+    create = api_keys_pb2.CreateApiKeyRequest(name=body.name, scopes=body.scopes)
+    if body.expires_at is not None:
+        create.expires_at.FromDatetime(body.expires_at)
+    created = await request.app.state.upstreams.api_keys.CreateApiKey(create)
+    return CreatedApiKey(**to_api_key(created.api_key).model_dump(), key=created.key)
+
+
+@router.get(
+    "",
+    summary="List the organization's API keys, newest first, revoked ones included",
+    response_model=ApiKeyList,
+    responses=problems(401, 403),
+)
+async def list_api_keys(request: Request, caller: Caller) -> ApiKeyList:
+    found = await request.app.state.upstreams.api_keys.ListApiKeys(
+        api_keys_pb2.ListApiKeysRequest()
+    )
+    return ApiKeyList(data=[to_api_key(k) for k in found.api_keys])
+
+
+@router.delete(
+    "/{api_key_id}",
+    summary="Revoke an API key; it stops working within seconds",
+    response_model=ApiKey,
+    responses=problems(401, 403, 404),
+)
+async def revoke_api_key(api_key_id: str, request: Request, caller: Caller) -> ApiKey:
+    revoked = await request.app.state.upstreams.api_keys.RevokeApiKey(
+        api_keys_pb2.RevokeApiKeyRequest(id=api_key_id)
+    )
+    return to_api_key(revoked)

@@ -18,6 +18,7 @@ from crm_gateway.schemas import (
     SignupRequest,
     TokenResponse,
 )
+from crm_gateway.schemas.mfa import MfaChallengeResponse
 from crm_gateway.security import limit_auth_endpoint
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], dependencies=[Depends(limit_auth_endpoint)])
@@ -52,15 +53,24 @@ async def signup(body: SignupRequest, request: Request) -> TokenResponse:
 @router.post(
     "/login",
     summary="Exchange email and password for tokens",
-    response_model=TokenResponse,
+    description="Answers tokens, or, when the account uses a second factor (or its "
+    "organization requires one), `mfa_required: true` and a challenge to complete with "
+    "`POST /v1/auth/mfa`. Branch on `mfa_required`.",
+    response_model=TokenResponse | MfaChallengeResponse,
     responses=problems(401, 422),
 )
-async def login(body: LoginRequest, request: Request) -> TokenResponse:
+async def login(body: LoginRequest, request: Request) -> TokenResponse | MfaChallengeResponse:
     pair = await request.app.state.upstreams.identity.Login(
         identity_pb2.LoginRequest(
             email=body.email, password=body.password, tenant_id=body.tenant_id or ""
         )
     )
+    if pair.mfa_challenge:
+        return MfaChallengeResponse(
+            mfa_required=True,
+            mfa_challenge=pair.mfa_challenge,
+            mfa_enrollment_required=pair.mfa_enrollment_required,
+        )
     return _tokens(pair)
 
 

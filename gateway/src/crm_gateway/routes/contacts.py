@@ -5,15 +5,20 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response, Security
 
 from crm.crm_core.v1 import contacts_pb2
 from crm_gateway.problems import Problem
 from crm_gateway.routes.responses import problems
 from crm_gateway.schemas import Contact, ContactCreate, ContactList, ContactUpdate
-from crm_gateway.security import Caller
+from crm_gateway.security import authenticated
+from crm_kit.context import RequestContext
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
+
+# What an API key needs here (users are not limited by scopes).
+ContactsReader = Annotated[RequestContext, Security(authenticated, scopes=["contacts:read"])]
+ContactsWriter = Annotated[RequestContext, Security(authenticated, scopes=["contacts:write"])]
 
 
 def to_contact(message: contacts_pb2.Contact) -> Contact:
@@ -50,10 +55,10 @@ def parse_if_match(if_match: str | None) -> int | None:
     status_code=201,
     summary="Create a contact",
     response_model=Contact,
-    responses=problems(401, 422),
+    responses=problems(401, 403, 422),
 )
 async def create_contact(
-    body: ContactCreate, request: Request, response: Response, caller: Caller
+    body: ContactCreate, request: Request, response: Response, caller: ContactsWriter
 ) -> Contact:
     message = await request.app.state.upstreams.contacts.CreateContact(
         contacts_pb2.CreateContactRequest(**body.model_dump(exclude_none=True))
@@ -68,11 +73,11 @@ async def create_contact(
     "",
     summary="List contacts, oldest first, with cursor pagination",
     response_model=ContactList,
-    responses=problems(401, 422),
+    responses=problems(401, 403, 422),
 )
 async def list_contacts(
     request: Request,
-    caller: Caller,
+    caller: ContactsReader,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> ContactList:
@@ -88,10 +93,10 @@ async def list_contacts(
     "/{contact_id}",
     summary="Get a contact",
     response_model=Contact,
-    responses=problems(401, 404),
+    responses=problems(401, 403, 404),
 )
 async def get_contact(
-    contact_id: str, request: Request, response: Response, caller: Caller
+    contact_id: str, request: Request, response: Response, caller: ContactsReader
 ) -> Contact:
     message = await request.app.state.upstreams.contacts.GetContact(
         contacts_pb2.GetContactRequest(id=contact_id)
@@ -107,14 +112,14 @@ async def get_contact(
     description="Send `If-Match` with the contact's ETag to refuse the write (412) "
     "if someone changed the contact since you read it.",
     response_model=Contact,
-    responses=problems(401, 404, 412, 422),
+    responses=problems(401, 403, 404, 412, 422),
 )
 async def update_contact(
     contact_id: str,
     body: ContactUpdate,
     request: Request,
     response: Response,
-    caller: Caller,
+    caller: ContactsWriter,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Contact:
     fields = body.model_dump(exclude_unset=True)
@@ -133,9 +138,9 @@ async def update_contact(
     "/{contact_id}",
     status_code=204,
     summary="Delete a contact",
-    responses=problems(401, 404),
+    responses=problems(401, 403, 404),
 )
-async def delete_contact(contact_id: str, request: Request, caller: Caller) -> Response:
+async def delete_contact(contact_id: str, request: Request, caller: ContactsWriter) -> Response:
     await request.app.state.upstreams.contacts.DeleteContact(
         contacts_pb2.DeleteContactRequest(id=contact_id)
     )

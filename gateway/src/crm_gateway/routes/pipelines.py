@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Request, Security
 
 from crm.crm_core.v1 import pipelines_pb2
 from crm_gateway.routes.responses import problems
 from crm_gateway.schemas import Pipeline, PipelineList, Stage
-from crm_gateway.security import Caller
+from crm_gateway.security import authenticated
+from crm_kit.context import RequestContext
 
 router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"])
+
+# What an API key needs here (users are not limited by scopes).
+PipelinesReader = Annotated[RequestContext, Security(authenticated, scopes=["pipelines:read"])]
 
 
 @router.get(
     "",
     summary="List the organization's pipelines with their stages (default first)",
     response_model=PipelineList,
-    responses=problems(401),
+    responses=problems(401, 403),
 )
-async def list_pipelines(request: Request, caller: Caller) -> PipelineList:
+async def list_pipelines(request: Request, caller: PipelinesReader) -> PipelineList:
     found = await request.app.state.upstreams.pipelines.ListPipelines(
         pipelines_pb2.ListPipelinesRequest()
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -23,6 +24,16 @@ class SignupRequest(ApiModel):
     owner_name: str = Field(min_length=1, max_length=200, examples=["Ada Lovelace"])
     email: str = Field(min_length=3, max_length=320, examples=["ada@acme.example"])
     password: str = Field(min_length=8, max_length=200, examples=["correct horse battery"])
+    phone: str | None = Field(
+        default=None,
+        max_length=32,
+        description="Optional, in E.164 form",
+        examples=["+14155550123"],
+    )
+    age_attested: Literal[True] = Field(
+        description="The owner attests being 18 or older; signup is refused without it",
+        examples=[True],
+    )
 
 
 class LoginRequest(ApiModel):
@@ -76,6 +87,9 @@ class TokenResponse(ApiModel):
     refresh_token: str
     tenant_id: str
     user_id: str
+    mfa_required: Literal[False] = Field(
+        default=False, description="False: these are tokens, not a second-factor challenge"
+    )
 
 
 class ContactCreate(ApiModel):

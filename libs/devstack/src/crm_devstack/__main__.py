@@ -85,7 +85,12 @@ def ensure_demo_tenant(gateway_url: str) -> bool:
             return False
         if login.status_code != 401:
             raise DemoSignupError(f"demo login answered {login.status_code}: {login.text}")
-        body = {"organization_name": DEMO_ORGANIZATION, "owner_name": DEMO_OWNER, **credentials}
+        body = {
+            "organization_name": DEMO_ORGANIZATION,
+            "owner_name": DEMO_OWNER,
+            "age_attested": True,
+            **credentials,
+        }
         signup = client.post("/v1/auth/signup", json=body)
     if signup.status_code == 409:
         return False

@@ -23,7 +23,10 @@ class RequestContext:
     roles: tuple[str, ...] = ()
     # The verified access token, forwarded as-is on downstream calls.
     access_token: str | None = None
+    # "user", "api_key", "system" or "anonymous".
     actor_kind: str = "user"
+    # An API key's scopes (`contacts:read` ...); empty for users, whose roles rule.
+    scopes: tuple[str, ...] = ()
     # The access token's session (refresh-token family), when it has one.
     session_id: str | None = None
     # Where the request came from, as the gateway saw it; informational only.

@@ -40,6 +40,13 @@ class PreconditionFailed(ServiceError):
     default_code = "precondition_failed"
 
 
+class StaleVersion(ServiceError):
+    """The record changed since the caller read it (optimistic concurrency)."""
+
+    status = grpc.StatusCode.ABORTED
+    default_code = "version_mismatch"
+
+
 class PermissionDenied(ServiceError):
     status = grpc.StatusCode.PERMISSION_DENIED
     default_code = "permission_denied"

@@ -44,6 +44,7 @@ def login_policies(settings: IdentitySettings, keys: KeyStore) -> LoginPolicies:
             refresh_ttl=timedelta(days=settings.refresh_token_ttl_days),
             refresh_idle=timedelta(days=settings.refresh_token_idle_days),
         ),
+        mfa_challenge_ttl=timedelta(seconds=settings.mfa_challenge_ttl_seconds),
     )
 
 

@@ -22,7 +22,11 @@ async def signup(
 ) -> identity_pb2.SignupResponse:
     return await servicer.Signup(
         identity_pb2.SignupRequest(
-            organization_name="Acme", owner_name="Ada", email=email, password=password
+            organization_name="Acme",
+            owner_name="Ada",
+            email=email,
+            password=password,
+            age_attested=True,
         ),
         CONTEXT,
     )

@@ -66,7 +66,7 @@ class RevocationList:
         if principal.session_id and principal.session_id in self._sessions:
             return True
         revoked_at = self._users.get(str(principal.user_id))
-        # iat has whole seconds: a token from the very second of the revocation is void.
+        # iat carries milliseconds, so a token minted right after the revocation passes.
         return revoked_at is not None and principal.issued_at <= revoked_at
 
     def _prune(self) -> None:

@@ -28,6 +28,10 @@ ACCESS_TOKEN_TYPE = "at+jwt"
 
 JwksFetcher = Callable[[], Awaitable[str]]
 
+USER_ACTOR = "user"
+API_KEY_ACTOR = "api_key"
+ACTOR_KINDS = frozenset({USER_ACTOR, API_KEY_ACTOR})
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -36,8 +40,13 @@ class Principal:
     roles: tuple[str, ...]
     token_id: str
     expires_at: int
-    issued_at: int = 0
+    # Seconds since the epoch, with the fraction identity gives it (milliseconds).
+    issued_at: float = 0.0
     session_id: str | None = None
+    # What an API key may do (`contacts:read` ...); empty for users, whose roles rule.
+    scopes: tuple[str, ...] = ()
+    # "user", or "api_key" for the internal token identity mints for an API key.
+    actor_kind: str = USER_ACTOR
 
 
 class JwksCache:
@@ -139,19 +148,28 @@ class AccessTokenVerifier:
         return principal
 
 
+def _strings(claims: dict[str, Any], name: str) -> tuple[str, ...]:
+    value = claims.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(name)
+    return tuple(value)
+
+
 def _principal(claims: dict[str, Any]) -> Principal:
     try:
-        roles = claims.get("roles", [])
-        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-            raise ValueError("roles")
+        actor_kind = claims.get("act", USER_ACTOR)
+        if actor_kind not in ACTOR_KINDS:
+            raise ValueError("act")
         return Principal(
             tenant_id=uuid.UUID(claims["tenant"]),
             user_id=uuid.UUID(claims["sub"]),
-            roles=tuple(roles),
+            roles=_strings(claims, "roles"),
             token_id=str(claims["jti"]),
             expires_at=int(claims["exp"]),
-            issued_at=int(claims["iat"]),
+            issued_at=float(claims["iat"]),
             session_id=str(claims["sid"]) if "sid" in claims else None,
+            scopes=_strings(claims, "scopes"),
+            actor_kind=actor_kind,
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise Unauthenticated(

@@ -105,6 +105,8 @@ class ContextServerInterceptor(grpc.aio.ServerInterceptor):
             user_id=principal.user_id,
             roles=principal.roles,
             access_token=token,
+            actor_kind=principal.actor_kind,
+            scopes=principal.scopes,
             session_id=principal.session_id,
             client_ip=client_ip,
             user_agent=user_agent,

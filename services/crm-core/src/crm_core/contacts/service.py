@@ -17,7 +17,7 @@ from crm_core.models import Contact
 from crm_kit.context import current_context
 from crm_kit.db.models import new_id
 from crm_kit.db.session import session_tenant
-from crm_kit.errors import InvalidArgument, NotFound, PreconditionFailed
+from crm_kit.errors import InvalidArgument, NotFound, StaleVersion
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -95,7 +95,7 @@ async def list_page(session: AsyncSession, *, limit: int, cursor: str) -> Contac
 async def update(session: AsyncSession, *, contact_id: uuid.UUID, data: ContactUpdate) -> Contact:
     contact = await get(session, contact_id=contact_id)
     if data.expected_version is not None and data.expected_version != contact.version:
-        raise PreconditionFailed(
+        raise StaleVersion(
             "the contact changed since it was read",
             code="version_mismatch",
             version=contact.version,
@@ -110,9 +110,7 @@ async def update(session: AsyncSession, *, contact_id: uuid.UUID, data: ContactU
     try:
         await session.flush()
     except StaleDataError as exc:
-        raise PreconditionFailed(
-            "the contact changed concurrently", code="version_mismatch"
-        ) from exc
+        raise StaleVersion("the contact changed concurrently", code="version_mismatch") from exc
     outbox.add(
         session,
         event_type="crm_core.contact.updated",

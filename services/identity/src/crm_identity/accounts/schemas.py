@@ -12,6 +12,10 @@ class SignupData:
     owner_name: str
     email: str
     password: str
+    # Optional, E.164 (normalized before it is stored).
+    phone: str | None = None
+    # The owner attests being 18 or older; signup refuses without it.
+    age_attested: bool = False
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +38,36 @@ def normalize_email_or_blank(email: str) -> str:
         return ""
 
 
+def normalize_phone(phone: str | None, *, field: str = "phone") -> str | None:
+    """A valid international number in E.164 form (`+14155550123`); blank is None."""
+    if phone is None or not phone.strip():
+        return None
+    invalid = InvalidArgument(
+        "phone must be an international number in E.164 form, like +14155550123",
+        code="invalid_phone",
+        field=field,
+    )
+    if not phone.strip().startswith("+") or len(phone) > 32:
+        raise invalid
+    try:
+        parsed = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException as exc:
+        raise invalid from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise invalid
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def require_age_attestation(age_attested: bool) -> None:
+    """Accounts are for people 18 or older, who must say so when they create one."""
+    if not age_attested:
+        raise InvalidArgument(
+            "you must attest that you are 18 or older",
+            code="age_attestation_required",
+            field="age_attested",
+        )
+
+
 def new_tenant_id() -> uuid.UUID:
     return new_id()
 
@@ -49,7 +80,10 @@ async def signup(session: AsyncSession, *, data: SignupData, hasher: PasswordHas
     )
     owner_name = clean_text(data.owner_name, field="owner_name", max_length=200, required=True)
     email = normalize_email(data.email)
+    phone = normalize_phone(data.phone)
+    require_age_attestation(data.age_attested)
     check_password_policy(data.password)
+    now = utcnow()
     session.add(Tenant(id=tenant_id, name=name))
     owner = User(
         id=new_id(),
@@ -58,8 +92,10 @@ async def signup(session: AsyncSession, *, data: SignupData, hasher: PasswordHas
         email=data.email.strip(),
         email_normalized=email,
         password_hash=await hasher.hash(data.password),
-        password_changed_at=utcnow(),
+        password_changed_at=now,
         roles=[OWNER_ROLE],
+        phone=phone,
+        age_attested_at=now,
     )
     session.add(owner)
     await session.flush()

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crm.identity.v1 import identity_pb2, identity_pb2_grpc
 from crm_identity.accounts import service as accounts
 from crm_identity.accounts.schemas import AuthenticatedUser, Credentials, SignupData
-from crm_identity.login.service import LoginPolicies, log_in
+from crm_identity.login.service import LoginPolicies, LoginResult, log_in
+from crm_identity.mfa.challenges import PendingSecondFactor
 from crm_identity.models import UserSession
 from crm_identity.passwords import service as passwords
 from crm_identity.sessions import by_token
@@ -37,7 +38,12 @@ PUBLIC_METHODS = frozenset(
 )
 
 
-def _token_pair(pair: sessions.TokenPair) -> identity_pb2.TokenPair:
+def _token_pair(pair: LoginResult) -> identity_pb2.TokenPair:
+    if isinstance(pair, PendingSecondFactor):
+        # No tokens and no ids: only the challenge, answered through MfaService.
+        return identity_pb2.TokenPair(
+            mfa_challenge=pair.challenge, mfa_enrollment_required=pair.enrollment_required
+        )
     return identity_pb2.TokenPair(
         access_token=pair.access_token,
         token_type="Bearer",
@@ -89,6 +95,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             owner_name=request.owner_name,
             email=request.email,
             password=request.password,
+            phone=request.phone or None,
+            age_attested=request.age_attested,
         )
         async with unit_of_work(self.factory, tenant_id=accounts.new_tenant_id()) as session:
             owner = await accounts.signup(session, data=data, hasher=self.policies.hasher)

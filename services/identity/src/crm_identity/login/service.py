@@ -1,9 +1,11 @@
 """Login: find the account, check the password outside any transaction, then settle the
-attempt (lockout counters, session, events) in a transaction bound to its tenant."""
+attempt (lockout counters, session or second-factor challenge, events) in a
+transaction bound to its tenant."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,7 +16,9 @@ from crm_identity.accounts.repository import LOGIN_EMAIL_GUC, user_repository
 from crm_identity.accounts.schemas import AuthenticatedUser, Credentials
 from crm_identity.accounts.service import normalize_email_or_blank
 from crm_identity.login.lockout import LockoutPolicy, record_failure, record_success
-from crm_identity.models import User
+from crm_identity.mfa import challenges
+from crm_identity.mfa.challenges import PendingSecondFactor
+from crm_identity.models import Tenant, User
 from crm_identity.passwords.hashing import PasswordHasher
 from crm_identity.sessions import service as sessions
 from crm_identity.tokens.access import TokenPolicy
@@ -25,6 +29,9 @@ from crm_kit.errors import InvalidArgument, Unauthenticated
 
 INVALID_CREDENTIALS = "invalid email or password"
 
+# A token pair, or a challenge to answer with a second factor (MfaService.CompleteMfaLogin).
+LoginResult = sessions.TokenPair | PendingSecondFactor
+
 
 @dataclass(frozen=True)
 class LoginPolicies:
@@ -32,6 +39,8 @@ class LoginPolicies:
     lockout: LockoutPolicy
     keys: KeyStore
     tokens: TokenPolicy
+    # How long a password-verified login waits for its second factor.
+    mfa_challenge_ttl: timedelta = timedelta(minutes=5)
 
 
 def _invalid() -> Unauthenticated:
@@ -40,8 +49,8 @@ def _invalid() -> Unauthenticated:
 
 async def log_in(
     factory: async_sessionmaker[AsyncSession], *, credentials: Credentials, policies: LoginPolicies
-) -> sessions.TokenPair:
-    """A token pair, or one uniform Unauthenticated for every kind of failure.
+) -> LoginResult:
+    """A token pair (or a second-factor challenge), or one uniform Unauthenticated.
 
     Unknown email, wrong password, locked and deactivated accounts fail alike and
     cost the same bcrypt work; failures are committed before the error is raised.
@@ -53,16 +62,16 @@ async def log_in(
     if user is None:
         raise _invalid()
     async with unit_of_work(factory, tenant_id=user.tenant_id) as session:
-        pair = await _settle(
+        result = await _settle(
             session,
             user=user,
             password=credentials.password,
             password_ok=password_ok,
             policies=policies,
         )
-    if pair is None:
+    if result is None:
         raise _invalid()
-    return pair
+    return result
 
 
 async def _find_account(
@@ -97,7 +106,7 @@ async def _settle(
     password: str,
     password_ok: bool,
     policies: LoginPolicies,
-) -> sessions.TokenPair | None:
+) -> LoginResult | None:
     now = utcnow()
     # Fresh and locked: a parallel attempt may have just locked the account.
     current = await session.scalar(select(User).where(User.id == user.id).with_for_update())
@@ -106,27 +115,46 @@ async def _settle(
     locked = current.locked_until is not None and current.locked_until > now
     if not password_ok or locked or current.status != "active":
         reason = "invalid_password" if not password_ok else ("locked" if locked else "deactivated")
-        await _fail(session, user=current, reason=reason, policies=policies)
+        await record_failed_attempt(session, user=current, reason=reason, policies=policies)
         return None
-    await record_success(session, user_id=current.id)
     if policies.hasher.needs_rehash(current.password_hash):
         current.password_hash = await policies.hasher.hash(password)
-    identity = AuthenticatedUser(
-        tenant_id=current.tenant_id, user_id=current.id, roles=tuple(current.roles)
-    )
+    tenant = await session.get(Tenant, current.tenant_id)
+    if current.totp_secret is not None or (tenant is not None and tenant.mfa_required):
+        # The failure counters stay as they are until the second factor passes too,
+        # so wrong codes keep adding up towards the lockout across fresh challenges.
+        return await challenges.issue(
+            session,
+            user=current,
+            enrollment_required=current.totp_secret is None,
+            ttl=policies.mfa_challenge_ttl,
+        )
+    return await complete(session, user=current, policies=policies)
+
+
+async def complete(
+    session: AsyncSession, *, user: User, policies: LoginPolicies
+) -> sessions.TokenPair:
+    """The last step of a login that proved everything it had to: clear the failure
+    counters, start the session and publish login.succeeded."""
+    await record_success(session, user_id=user.id)
+    identity = AuthenticatedUser(tenant_id=user.tenant_id, user_id=user.id, roles=tuple(user.roles))
     pair = await sessions.start(session, user=identity, keys=policies.keys, policy=policies.tokens)
     activity.record(
         session,
-        tenant_id=current.tenant_id,
+        tenant_id=user.tenant_id,
         event_type="login.succeeded",
         payload=identity_events.LoginSucceeded(
-            user_id=str(current.id), session_id=str(pair.session_id), client=activity.client_info()
+            user_id=str(user.id), session_id=str(pair.session_id), client=activity.client_info()
         ),
     )
     return pair
 
 
-async def _fail(session: AsyncSession, *, user: User, reason: str, policies: LoginPolicies) -> None:
+async def record_failed_attempt(
+    session: AsyncSession, *, user: User, reason: str, policies: LoginPolicies
+) -> None:
+    """Count a failed password or second factor towards the lockout, and publish it."""
     count = await record_failure(session, user_id=user.id, policy=policies.lockout, now=utcnow())
     client = activity.client_info()
     activity.record(

@@ -20,20 +20,46 @@ class TokenPolicy:
     refresh_idle: timedelta
 
 
-def mint_access_token(
-    keys: KeyStore, policy: TokenPolicy, user: AuthenticatedUser, *, session_id: str
+def sign_access_token(
+    keys: KeyStore,
+    policy: TokenPolicy,
+    *,
+    subject: str,
+    tenant_id: str,
+    roles: list[str],
+    expires_in: int,
+    extra: dict[str, object] | None = None,
 ) -> str:
-    now = int(utcnow().timestamp())
+    """The one claim layout of every access token identity mints.
+
+    `iat` keeps milliseconds (NumericDate allows fractions), so a token minted just
+    after a revocation is told apart from one minted in the same second before it.
+    """
+    now = utcnow().timestamp()
     return keys.sign(
         {
             "iss": policy.issuer,
             "aud": policy.audience,
-            "sub": str(user.user_id),
-            "tenant": str(user.tenant_id),
-            "roles": list(user.roles),
-            "sid": session_id,
-            "iat": now,
-            "exp": now + policy.access_ttl_seconds,
+            "sub": subject,
+            "tenant": tenant_id,
+            "roles": roles,
+            **(extra or {}),
+            "iat": round(now, 3),
+            "exp": int(now) + expires_in,
             "jti": secrets.token_urlsafe(16),
         }
+    )
+
+
+def mint_access_token(
+    keys: KeyStore, policy: TokenPolicy, user: AuthenticatedUser, *, session_id: str
+) -> str:
+    return sign_access_token(
+        keys,
+        policy,
+        subject=str(user.user_id),
+        tenant_id=str(user.tenant_id),
+        roles=list(user.roles),
+        expires_in=policy.access_ttl_seconds,
+        extra={"sid": session_id},
     )

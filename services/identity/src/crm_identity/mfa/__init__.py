@@ -1,0 +1,1 @@
+"""Second factor: TOTP enrollment, recovery codes, login challenges, the tenant requirement."""

@@ -1,0 +1,1 @@
+"""A tenant's people and the tenant itself: roles, deactivation, unlock, invitations, status."""

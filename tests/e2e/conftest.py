@@ -88,6 +88,10 @@ class Account:
         return {"Authorization": f"Bearer {self.access_token}"}
 
 
+async def log_in(api: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
+    return await api.post("/v1/auth/login", json={"email": email, "password": password})
+
+
 async def sign_up(api: httpx.AsyncClient, organization: str = "Acme") -> Account:
     email = f"owner-{uuid.uuid4().hex[:10]}@example.com"
     response = await api.post(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 import time
 import uuid
@@ -10,55 +9,26 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import nats
 import pytest
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from crm.events.v1 import envelope_pb2
 from crm.events.v1 import identity_pb2 as identity_events
-from crm_devstack.testing import TEST_NATS_URL
-from crm_kit.events.bus import STREAM_NAME
 
-from .conftest import PASSWORD, Account
+from .bus import payload_of, published
+from .conftest import PASSWORD, Account, log_in
 
 pytestmark = pytest.mark.e2e
 
 NEW_PASSWORD = "a brand new passphrase"
 
 
-async def _log_in(api: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
-    return await api.post("/v1/auth/login", json={"email": email, "password": password})
-
-
 async def _reset_link(user_id: str) -> str:
     """The link identity published for this user (the email messaging will send)."""
-    nc = await nats.connect(TEST_NATS_URL)
-    try:
-        js = nc.jetstream()
-        for _ in range(40):
-            subscription = await js.pull_subscribe(
-                "crm.identity.password_reset.requested",
-                stream=STREAM_NAME,
-                config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
-            )
-            links: list[str] = []
-            while True:
-                try:
-                    batch = await subscription.fetch(100, timeout=0.5)
-                except TimeoutError:
-                    break
-                for message in batch:
-                    event = identity_events.PasswordResetRequested()
-                    envelope_pb2.Envelope.FromString(message.data).payload.Unpack(event)
-                    if event.user_id == user_id:
-                        links.append(event.reset_url)
-            await subscription.unsubscribe()
-            if links:
-                return links[-1]
-            await asyncio.sleep(0.25)
-    finally:
-        await nc.close()
-    raise AssertionError("no password-reset event was published")
+    events = await published(
+        "crm.identity.password_reset.requested",
+        keep=lambda e: payload_of(e, identity_events.PasswordResetRequested).user_id == user_id,
+    )
+    assert events, "no password-reset event was published"
+    return payload_of(events[-1], identity_events.PasswordResetRequested).reset_url
 
 
 def _comparable(response: httpx.Response) -> tuple[int, dict[str, Any]]:
@@ -71,7 +41,7 @@ class TestSessions:
     async def test_list_logout_and_logout_everywhere(
         self, api: httpx.AsyncClient, tenant_a: Account
     ) -> None:
-        second = (await _log_in(api, tenant_a.email)).json()
+        second = (await log_in(api, tenant_a.email)).json()
         listed = await api.get("/v1/me/sessions", headers=tenant_a.headers)
         assert listed.status_code == 200
         sessions = listed.json()["data"]
@@ -125,8 +95,8 @@ class TestPasswords:
             headers=tenant_a.headers,
         )
         assert changed.status_code == 204
-        assert (await _log_in(api, tenant_a.email)).status_code == 401
-        assert (await _log_in(api, tenant_a.email, NEW_PASSWORD)).status_code == 200
+        assert (await log_in(api, tenant_a.email)).status_code == 401
+        assert (await log_in(api, tenant_a.email, NEW_PASSWORD)).status_code == 200
 
     async def test_reset_by_emailed_link(self, api: httpx.AsyncClient, tenant_a: Account) -> None:
         requested = await api.post("/v1/auth/password-reset", json={"email": tenant_a.email})
@@ -139,7 +109,7 @@ class TestPasswords:
         again = await api.post("/v1/auth/password-reset/confirm", json=confirm)
         assert again.status_code == 422
         assert again.json()["code"] == "invalid_reset_token"
-        assert (await _log_in(api, tenant_a.email, NEW_PASSWORD)).status_code == 200
+        assert (await log_in(api, tenant_a.email, NEW_PASSWORD)).status_code == 200
         ended = await api.post("/v1/auth/refresh", json={"refresh_token": tenant_a.refresh_token})
         assert ended.status_code == 401
 
@@ -149,8 +119,8 @@ class TestEnumeration:
         self, api: httpx.AsyncClient, tenant_a: Account
     ) -> None:
         unknown = f"nobody-{uuid.uuid4().hex[:8]}@example.com"
-        login_known = await _log_in(api, tenant_a.email, "a wrong password")
-        login_unknown = await _log_in(api, unknown, "a wrong password")
+        login_known = await log_in(api, tenant_a.email, "a wrong password")
+        login_unknown = await log_in(api, unknown, "a wrong password")
         assert _comparable(login_known) == _comparable(login_unknown)
 
         reset_known = await api.post("/v1/auth/password-reset", json={"email": tenant_a.email})
@@ -165,7 +135,7 @@ class TestEnumeration:
         for _ in range(12):
             for label, email in (("known", tenant_a.email), ("unknown", unknown)):
                 started = time.perf_counter()
-                response = await _log_in(api, email, "a wrong password")
+                response = await log_in(api, email, "a wrong password")
                 timings[label].append(time.perf_counter() - started)
                 assert response.status_code == 401
         known = statistics.median(timings["known"])

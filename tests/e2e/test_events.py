@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
-import nats
 import pytest
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from crm.events.v1 import crm_core_pb2, envelope_pb2
 from crm.events.v1 import identity_pb2 as identity_events
-from crm_devstack.testing import TEST_NATS_URL
-from crm_kit.events.bus import STREAM_NAME
 
+from .bus import published
 from .conftest import Account
 from .test_slice import create_contact
 
@@ -27,32 +22,7 @@ async def _contact_events(tenant_id: str, *, expected: int) -> list[envelope_pb2
 async def _tenant_events(
     subject: str, tenant_id: str, *, expected: int
 ) -> list[envelope_pb2.Envelope]:
-    """The tenant's envelopes on `subject`, waiting up to 10 s for `expected` of them."""
-    nc = await nats.connect(TEST_NATS_URL)
-    try:
-        js = nc.jetstream()
-        found: list[envelope_pb2.Envelope] = []
-        for _ in range(20):
-            subscription = await js.pull_subscribe(
-                subject,
-                stream=STREAM_NAME,
-                config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
-            )
-            found = []
-            while True:
-                try:
-                    batch = await subscription.fetch(200, timeout=0.5)
-                except TimeoutError:
-                    break
-                found += [envelope_pb2.Envelope.FromString(m.data) for m in batch]
-            await subscription.unsubscribe()
-            found = [e for e in found if e.tenant_id == tenant_id]
-            if len(found) >= expected:
-                break
-            await asyncio.sleep(0.5)
-        return found
-    finally:
-        await nc.close()
+    return await published(subject, keep=lambda e: e.tenant_id == tenant_id, expected=expected)
 
 
 class TestContactEvents:

@@ -10,7 +10,7 @@ import httpx
 import pyotp
 import pytest
 
-from .conftest import PASSWORD, Account
+from .conftest import PASSWORD, Account, log_in
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +41,7 @@ async def _enroll(api: httpx.AsyncClient, account: Account) -> tuple[str, list[s
 
 
 async def _log_in(api: httpx.AsyncClient, email: str) -> httpx.Response:
-    response = await api.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
+    response = await log_in(api, email)
     assert response.status_code == 200, response.text
     return response
 

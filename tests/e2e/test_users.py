@@ -2,54 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import nats
 import pytest
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from crm.events.v1 import envelope_pb2
 from crm.events.v1 import identity_pb2 as identity_events
-from crm_devstack.testing import TEST_NATS_URL
-from crm_kit.events.bus import STREAM_NAME
 
-from .conftest import PASSWORD, Account
+from .bus import payload_of, published
+from .conftest import PASSWORD, Account, log_in
 
 pytestmark = pytest.mark.e2e
 
 
 async def _invitation_link(invitation_id: str) -> str:
     """The newest accept link identity published for this invitation (the email's content)."""
-    nc = await nats.connect(TEST_NATS_URL)
-    try:
-        js = nc.jetstream()
-        for _ in range(40):
-            subscription = await js.pull_subscribe(
-                "crm.identity.invitation.sent",
-                stream=STREAM_NAME,
-                config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
-            )
-            links: list[str] = []
-            while True:
-                try:
-                    batch = await subscription.fetch(100, timeout=0.5)
-                except TimeoutError:
-                    break
-                for message in batch:
-                    event = identity_events.InvitationSent()
-                    envelope_pb2.Envelope.FromString(message.data).payload.Unpack(event)
-                    if event.invitation_id == invitation_id:
-                        links.append(event.accept_url)
-            await subscription.unsubscribe()
-            if links:
-                return links[-1]
-            await asyncio.sleep(0.25)
-    finally:
-        await nc.close()
-    raise AssertionError("no invitation.sent event was published")
+    events = await published(
+        "crm.identity.invitation.sent",
+        keep=lambda e: payload_of(e, identity_events.InvitationSent).invitation_id == invitation_id,
+    )
+    assert events, "no invitation.sent event was published"
+    return payload_of(events[-1], identity_events.InvitationSent).accept_url
 
 
 def _token(link: str) -> str:
@@ -80,15 +54,11 @@ async def _accept(api: httpx.AsyncClient, token: str) -> httpx.Response:
     )
 
 
-async def _log_in(api: httpx.AsyncClient, email: str) -> httpx.Response:
-    return await api.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-
-
 async def _join(api: httpx.AsyncClient, by: Account, *, role: str) -> Account:
     _, email, token = await _invite(api, by, role=role)
     accepted = await _accept(api, token)
     assert accepted.status_code == 200, accepted.text
-    tokens = (await _log_in(api, email)).json()
+    tokens = (await log_in(api, email)).json()
     return Account(
         tokens["tenant_id"],
         tokens["user_id"],
@@ -108,7 +78,7 @@ class TestInvitations:
 
         assert accepted.status_code == 200, accepted.text
         assert accepted.json()["tenant_id"] == tenant_a.tenant_id
-        login = await _log_in(api, email)
+        login = await log_in(api, email)
         assert login.status_code == 200
         assert login.json()["tenant_id"] == tenant_a.tenant_id
         me = await api.get(
@@ -249,7 +219,7 @@ class TestDeactivation:
         )
         assert deactivated.status_code == 200
         assert deactivated.json()["status"] == "deactivated"
-        assert (await _log_in(api, member.email)).status_code == 401
+        assert (await log_in(api, member.email)).status_code == 401
         refresh = await api.post("/v1/auth/refresh", json={"refresh_token": member.refresh_token})
         assert refresh.status_code == 401
 
@@ -257,7 +227,7 @@ class TestDeactivation:
             f"/v1/users/{member.user_id}/reactivate", headers=tenant_a.headers
         )
         assert reactivated.json()["status"] == "active"
-        assert (await _log_in(api, member.email)).status_code == 200
+        assert (await log_in(api, member.email)).status_code == 200
 
 
 class TestTenant:

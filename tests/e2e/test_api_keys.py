@@ -6,9 +6,13 @@ import asyncio
 import time
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 
+from crm.crm_core.v1 import contacts_pb2, contacts_pb2_grpc
+from crm.identity.v1 import api_keys_pb2, api_keys_pb2_grpc
+from crm_devstack.stack import IDENTITY, SERVICES, Stack
 from crm_kit.auth import api_key_format
 
 from .conftest import Account
@@ -178,3 +182,32 @@ class TestManagingKeys:
 
         assert response.status_code == 404
         assert (await api.get("/v1/contacts", headers=_bearer(created["key"]))).status_code == 200
+
+
+class TestScopesInTheServiceItself:
+    async def test_a_read_only_keys_internal_token_cannot_write_at_crm_core(
+        self, api: httpx.AsyncClient, stack: Stack, tenant_a: Account
+    ) -> None:
+        key = (await _create_key(api, tenant_a, ["contacts:read"]))["key"]
+        async with grpc.aio.insecure_channel(stack.config.address(IDENTITY)) as identity:
+            resolved = await api_keys_pb2_grpc.ApiKeyServiceStub(identity).ResolveApiKey(
+                api_keys_pb2.ResolveApiKeyRequest(key=key), timeout=10
+            )
+        metadata = [
+            ("authorization", f"Bearer {resolved.access_token}"),
+            ("x-tenant-id", tenant_a.tenant_id),
+        ]
+        crm_core = next(s for s in SERVICES if s.module == "crm_core")
+        async with grpc.aio.insecure_channel(stack.config.address(crm_core)) as channel:
+            contacts = contacts_pb2_grpc.ContactServiceStub(channel)
+            listed = await contacts.ListContacts(
+                contacts_pb2.ListContactsRequest(), metadata=metadata, timeout=10
+            )
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await contacts.CreateContact(
+                    contacts_pb2.CreateContactRequest(first_name="Mallory"),
+                    metadata=metadata,
+                    timeout=10,
+                )
+        assert list(listed.contacts) == []
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED

@@ -40,7 +40,9 @@ class LoginRequest(ApiModel):
     email: str = Field(min_length=1, max_length=320, examples=["ada@acme.example"])
     password: str = Field(min_length=1, max_length=200)
     tenant_id: str | None = Field(
-        default=None, description="Only needed when the email belongs to several organizations"
+        default=None,
+        description="The organization, needed when the email belongs to several: without "
+        "it such a login fails like a wrong password, revealing nothing",
     )
 
 

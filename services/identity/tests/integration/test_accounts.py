@@ -105,17 +105,20 @@ class TestLogin:
             ("invalid_credentials", "invalid email or password")
         }
 
-    async def test_email_in_two_organizations_needs_a_tenant(
+    async def test_email_in_two_organizations_needs_a_tenant_and_leaks_nothing(
         self, servicer: IdentityServicer
     ) -> None:
         email = unique_email()
         first = await signup(servicer, email=email)
         second = await signup(servicer, email=email)
-        with pytest.raises(Unauthenticated):
-            await login(servicer, email, "wrong password")
-        with pytest.raises(InvalidArgument) as ambiguous:
-            await login(servicer, email)
-        assert ambiguous.value.code == "tenant_required"
+        # Right and wrong passwords without a tenant fail alike: no password oracle
+        # outside the lockout, no hint that the email spans organizations.
+        answers = []
+        for password in ("wrong password", PASSWORD):
+            with pytest.raises(Unauthenticated) as failed:
+                await login(servicer, email, password)
+            answers.append((failed.value.code, failed.value.message))
+        assert answers[0] == answers[1]
         chosen = await login(servicer, email, tenant_id=second.tenant_id)
         assert chosen.tenant_id == second.tenant_id != first.tenant_id
 

@@ -17,7 +17,7 @@ from crm.identity.v1 import api_keys_pb2
 from crm_identity.dependencies import IdentityDependencies
 from crm_identity.entrypoints.grpc_api_keys import PUBLIC_METHODS, ApiKeyServiceServicer
 from crm_identity.entrypoints.grpc_identity import IdentityServicer
-from crm_identity.models import OutboxRecord
+from crm_identity.models import OutboxRecord, User
 from crm_identity.settings import IdentitySettings
 from crm_kit.auth import api_key_format
 from crm_kit.auth.tokens import AccessTokenVerifier, JwksCache
@@ -54,6 +54,28 @@ async def _owner(servicer: IdentityServicer) -> RequestContext:
         client_ip="203.0.113.7",
         user_agent="pytest",
     )
+
+
+async def _colleague(
+    servicer: IdentityServicer, owner: RequestContext, role: str
+) -> RequestContext:
+    """Another user of the owner's tenant holding `role` (a row, since roles are read from
+    the database, not the token)."""
+    assert owner.tenant_id is not None
+    user_id = uuid.uuid4()
+    async with unit_of_work(servicer.factory, tenant_id=owner.tenant_id) as session:
+        session.add(
+            User(
+                id=user_id,
+                tenant_id=owner.tenant_id,
+                name=role.title(),
+                email=f"{role}-{user_id.hex[:8]}@example.com",
+                email_normalized=f"{role}-{user_id.hex[:8]}@example.com",
+                password_hash="$2b$10$" + "x" * 53,
+                roles=[role],
+            )
+        )
+    return RequestContext(tenant_id=owner.tenant_id, user_id=user_id, roles=(role,))
 
 
 async def _create(
@@ -193,10 +215,8 @@ class TestCreate:
     ) -> None:
         owner = await _owner(servicer)
         created = await _create(api_keys, owner)
-        member = RequestContext(
-            tenant_id=owner.tenant_id, user_id=uuid.uuid4(), roles=(role,), access_token="t"
-        )
-        admin = RequestContext(tenant_id=owner.tenant_id, user_id=uuid.uuid4(), roles=("admin",))
+        member = await _colleague(servicer, owner, role)
+        admin = await _colleague(servicer, owner, "admin")
 
         with pytest.raises(PermissionDenied):
             await _create(api_keys, member)
@@ -205,6 +225,17 @@ class TestCreate:
         with pytest.raises(PermissionDenied):
             await _revoke(api_keys, member, created.api_key.id)
         assert (await _create(api_keys, admin)).key
+
+    async def test_a_token_still_saying_admin_is_not_enough_after_a_demotion(
+        self, servicer: IdentityServicer, api_keys: ApiKeyServiceServicer
+    ) -> None:
+        owner = await _owner(servicer)
+        demoted = await _colleague(servicer, owner, "member")
+        stale_token_roles = RequestContext(
+            tenant_id=demoted.tenant_id, user_id=demoted.user_id, roles=("admin",)
+        )
+        with pytest.raises(PermissionDenied):
+            await _create(api_keys, stale_token_roles)
 
     async def test_an_api_key_cannot_manage_keys(
         self, servicer: IdentityServicer, api_keys: ApiKeyServiceServicer

@@ -211,6 +211,7 @@ class TestPasswordReset:
         await servicer.RequestPasswordReset(
             identity_pb2.RequestPasswordResetRequest(email=email.upper()), CONTEXT
         )
+        await servicer.background.drain()
         [raw] = await _events(servicer, created.tenant_id, "identity.password_reset.requested")
         requested = identity_events.PasswordResetRequested()
         envelope_pb2.Envelope.FromString(raw).payload.Unpack(requested)

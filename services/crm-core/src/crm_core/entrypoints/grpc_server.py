@@ -12,6 +12,7 @@ from crm.crm_core.v1 import contacts_pb2, contacts_pb2_grpc, pipelines_pb2, pipe
 from crm_core.contacts import mappers
 from crm_core.contacts import service as contacts
 from crm_core.pipelines import service as pipelines
+from crm_kit.authorization import require_scope
 from crm_kit.context import current_context
 from crm_kit.db.session import unit_of_work
 
@@ -29,6 +30,7 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
     async def CreateContact(  # noqa: N802 - gRPC method name
         self, request: contacts_pb2.CreateContactRequest, context: ServicerContext
     ) -> contacts_pb2.Contact:
+        require_scope("contacts:write")
         async with self._tenant_unit() as session:
             contact = await contacts.create(session, data=mappers.create_from_proto(request))
         return mappers.to_proto(contact)
@@ -36,6 +38,7 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
     async def GetContact(  # noqa: N802
         self, request: contacts_pb2.GetContactRequest, context: ServicerContext
     ) -> contacts_pb2.Contact:
+        require_scope("contacts:read")
         async with self._tenant_unit() as session:
             contact = await contacts.get(session, contact_id=mappers.parse_id(request.id))
         return mappers.to_proto(contact)
@@ -43,6 +46,7 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
     async def ListContacts(  # noqa: N802
         self, request: contacts_pb2.ListContactsRequest, context: ServicerContext
     ) -> contacts_pb2.ListContactsResponse:
+        require_scope("contacts:read")
         async with self._tenant_unit() as session:
             page = await contacts.list_page(session, limit=request.limit, cursor=request.cursor)
         return contacts_pb2.ListContactsResponse(
@@ -52,6 +56,7 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
     async def UpdateContact(  # noqa: N802
         self, request: contacts_pb2.UpdateContactRequest, context: ServicerContext
     ) -> contacts_pb2.Contact:
+        require_scope("contacts:write")
         async with self._tenant_unit() as session:
             contact = await contacts.update(
                 session,
@@ -63,6 +68,7 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
     async def DeleteContact(  # noqa: N802
         self, request: contacts_pb2.DeleteContactRequest, context: ServicerContext
     ) -> contacts_pb2.DeleteContactResponse:
+        require_scope("contacts:write")
         async with self._tenant_unit() as session:
             await contacts.delete(session, contact_id=mappers.parse_id(request.id))
         return contacts_pb2.DeleteContactResponse()
@@ -75,6 +81,7 @@ class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
     async def ListPipelines(  # noqa: N802
         self, request: pipelines_pb2.ListPipelinesRequest, context: ServicerContext
     ) -> pipelines_pb2.ListPipelinesResponse:
+        require_scope("pipelines:read")
         tenant = current_context().require_tenant()
         async with unit_of_work(self.factory, tenant_id=tenant) as session:
             found = await pipelines.list_pipelines(session)

@@ -17,6 +17,7 @@ from crm_identity.api_keys.repository import api_key_repository
 from crm_identity.api_keys.schemas import ApiKeyCreate, CreatedApiKey
 from crm_identity.models import ApiKey
 from crm_identity.revocation import revoke_access
+from crm_identity.users.roles import load_actor
 from crm_kit.auth import api_key_format
 from crm_kit.auth.tokens import USER_ACTOR
 from crm_kit.context import current_context
@@ -28,14 +29,20 @@ MANAGER_ROLES = frozenset({"owner", "admin"})
 NAME_MAX_LENGTH = 200
 
 
-def require_manager() -> uuid.UUID:
-    """The calling owner or admin; anyone else (an API key included) is refused."""
+async def require_manager(session: AsyncSession) -> uuid.UUID:
+    """The calling owner or admin, by the role the database holds now (not the token's,
+    which a demotion or deactivation has not reached yet); an API key is refused."""
     ctx = current_context()
-    if ctx.actor_kind != USER_ACTOR or ctx.user_id is None or not MANAGER_ROLES & set(ctx.roles):
+    if ctx.actor_kind != USER_ACTOR or ctx.user_id is None:
         raise PermissionDenied(
             "only owners and admins may manage API keys", code="manager_role_required"
         )
-    return ctx.user_id
+    actor = await load_actor(session, user_id=ctx.user_id)
+    if actor.role not in MANAGER_ROLES:
+        raise PermissionDenied(
+            "only owners and admins may manage API keys", code="manager_role_required"
+        )
+    return actor.user_id
 
 
 def checked_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
@@ -68,7 +75,7 @@ def _record(session: AsyncSession, api_key: ApiKey, verb: str) -> None:
 
 async def create(session: AsyncSession, *, data: ApiKeyCreate) -> CreatedApiKey:
     """A new key; its plaintext is in the result and nowhere else, ever."""
-    creator = require_manager()
+    creator = await require_manager(session)
     name = clean_text(data.name, field="name", max_length=NAME_MAX_LENGTH, required=True)
     scopes = checked_scopes(data.scopes)
     if data.expires_at is not None and data.expires_at <= utcnow():
@@ -93,14 +100,14 @@ async def create(session: AsyncSession, *, data: ApiKeyCreate) -> CreatedApiKey:
 
 
 async def list_keys(session: AsyncSession) -> list[ApiKey]:
-    require_manager()
+    await require_manager(session)
     return await api_key_repository.list_all(session)
 
 
 async def revoke(session: AsyncSession, *, api_key_id: uuid.UUID) -> ApiKey:
     """Revoke for good (idempotent). Gateways drop the key at once and every verifier
     refuses the internal tokens already minted for it."""
-    require_manager()
+    await require_manager(session)
     api_key = await api_key_repository.lock(session, api_key_id)
     if api_key is None:
         raise NotFound("API key not found", code="api_key_not_found")

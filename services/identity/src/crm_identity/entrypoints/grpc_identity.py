@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc.aio import ServicerContext
@@ -19,6 +19,7 @@ from crm_identity.models import UserSession
 from crm_identity.passwords import service as passwords
 from crm_identity.sessions import by_token
 from crm_identity.sessions import service as sessions
+from crm_kit.background import BackgroundTasks
 from crm_kit.context import current_context
 from crm_kit.db.session import unit_of_work
 from crm_kit.validation import optional_uuid, resource_id
@@ -77,6 +78,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     factory: async_sessionmaker[AsyncSession]
     policies: LoginPolicies
     reset: passwords.ResetPolicy
+    background: BackgroundTasks = field(default_factory=BackgroundTasks)
 
     def _caller_unit(self) -> AbstractAsyncContextManager[AsyncSession]:
         return unit_of_work(self.factory, tenant_id=current_context().require_tenant())
@@ -182,7 +184,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def RequestPasswordReset(  # noqa: N802
         self, request: identity_pb2.RequestPasswordResetRequest, context: ServicerContext
     ) -> identity_pb2.RequestPasswordResetResponse:
-        await passwords.request_reset(self.factory, email=request.email, policy=self.reset)
+        # Answered before any account is looked up: known and unknown emails cost the same.
+        self.background.spawn(
+            passwords.request_reset(self.factory, email=request.email, policy=self.reset)
+        )
         return identity_pb2.RequestPasswordResetResponse()
 
     async def ResetPassword(  # noqa: N802

@@ -25,7 +25,7 @@ from crm_identity.tokens.access import TokenPolicy
 from crm_identity.tokens.keys import KeyStore
 from crm_kit.db.models import utcnow
 from crm_kit.db.session import unit_of_work
-from crm_kit.errors import InvalidArgument, Unauthenticated
+from crm_kit.errors import Unauthenticated
 
 INVALID_CREDENTIALS = "invalid email or password"
 
@@ -55,7 +55,7 @@ async def log_in(
     Unknown email, wrong password, locked and deactivated accounts fail alike and
     cost the same bcrypt work; failures are committed before the error is raised.
     """
-    user = await _find_account(factory, credentials, policies.hasher)
+    user = await _find_account(factory, credentials)
     password_ok = await policies.hasher.verify(
         credentials.password, user.password_hash if user else None
     )
@@ -75,28 +75,18 @@ async def log_in(
 
 
 async def _find_account(
-    factory: async_sessionmaker[AsyncSession], credentials: Credentials, hasher: PasswordHasher
+    factory: async_sessionmaker[AsyncSession], credentials: Credentials
 ) -> User | None:
     email = normalize_email_or_blank(credentials.email)
     async with unit_of_work(factory, tenant_id=None, gucs={LOGIN_EMAIL_GUC: email}) as session:
         candidates = await user_repository.login_candidates(session, email) if email else []
     if credentials.tenant_id is not None:
         candidates = [u for u in candidates if u.tenant_id == credentials.tenant_id]
-    if len(candidates) > 1:
-        await _refuse_ambiguous(candidates, credentials.password, hasher)
-    return candidates[0] if candidates else None
-
-
-async def _refuse_ambiguous(candidates: list[User], password: str, hasher: PasswordHasher) -> None:
-    """Only someone who knows a password learns that the email spans organizations."""
-    for user in candidates:
-        if await hasher.verify(password, user.password_hash):
-            raise InvalidArgument(
-                "this email belongs to several organizations: pass tenant_id",
-                code="tenant_required",
-                field="tenant_id",
-            )
-    raise _invalid()
+    # An email in several organizations names one with tenant_id. Without it the login
+    # fails exactly like an unknown email (one dummy bcrypt, no hint): answering
+    # anything else would let a guesser test passwords outside the lockout, or learn
+    # where the email has accounts.
+    return candidates[0] if len(candidates) == 1 else None
 
 
 async def _settle(

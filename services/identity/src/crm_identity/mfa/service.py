@@ -18,6 +18,7 @@ from crm_identity.mfa import recovery_codes, totp
 from crm_identity.mfa.factors import check_second_factor
 from crm_identity.models import Tenant, User
 from crm_identity.passwords.hashing import PasswordHasher
+from crm_identity.users.roles import load_actor
 from crm_kit.db.models import utcnow
 from crm_kit.errors import (
     Conflict,
@@ -126,7 +127,8 @@ async def set_tenant_requirement(
 ) -> None:
     """Owner only. An owner without a second factor cannot require one, so the owner
     who turns the requirement on can still log in."""
-    if OWNER_ROLE not in roles:
+    # The role the database holds now, not the token's: a demotion counts at once.
+    if OWNER_ROLE not in roles or (await load_actor(session, user_id=user_id)).role != OWNER_ROLE:
         raise PermissionDenied(
             "only an owner can change the organization's MFA requirement", code="owner_required"
         )

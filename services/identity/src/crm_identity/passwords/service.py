@@ -15,6 +15,7 @@ from crm.events.v1 import identity_pb2 as identity_events
 from crm_identity import activity
 from crm_identity.accounts.repository import LOGIN_EMAIL_GUC, user_repository
 from crm_identity.accounts.service import normalize_email_or_blank
+from crm_identity.login.lockout import record_success
 from crm_identity.models import PasswordResetToken, User
 from crm_identity.passwords.hashing import PasswordHasher
 from crm_identity.passwords.policy import check_password_policy
@@ -154,6 +155,14 @@ async def reset_password(
         if user is None or user.status != "active":
             raise invalid
         await _set_password(session, user=user, password=new_password, hasher=hasher)
+        # Whoever proved the mailbox is the owner: the lock a guesser caused lifts, and
+        # any other link sent before stops working.
+        await record_success(session, user_id=user.id)
+        await session.execute(
+            update(PasswordResetToken)
+            .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
+            .values(used_at=utcnow())
+        )
         await sessions.end_all(session, user_id=user.id, reason="password_reset")
         activity.record(
             session,

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.events.v1 import identity_pb2 as identity_events
 from crm_identity import activity
 from crm_identity.accounts.schemas import AuthenticatedUser
-from crm_identity.models import RefreshToken, User, UserSession
+from crm_identity.models import RefreshToken, Tenant, User, UserSession
 from crm_identity.revocation import revoke_access
 from crm_identity.tokens.access import TokenPolicy, mint_access_token
 from crm_identity.tokens.keys import KeyStore
@@ -119,6 +119,10 @@ async def rotate(
     if user_session is None or user_session.ended_at is not None or user is None:
         return None
     if user.status != "active" or user_session.expires_at <= now:
+        return None
+    tenant = await session.get(Tenant, user.tenant_id)
+    if tenant is not None and tenant.mfa_required and user.totp_secret is None:
+        # The organization now requires a second factor this user does not have.
         return None
     user_session.last_used_at = now
     identity = AuthenticatedUser(tenant_id=user.tenant_id, user_id=user.id, roles=tuple(user.roles))

@@ -1,0 +1,19 @@
+"""What a caller may do, checked in every service, not only at the gateway.
+
+API keys carry scopes (`contacts:read`, `contacts:write`...); a service called
+directly with a key's internal token must refuse what the key was not granted.
+Users are not limited by scopes (their roles apply).
+"""
+
+from __future__ import annotations
+
+from crm_kit.auth import api_key_format
+from crm_kit.auth.tokens import API_KEY_ACTOR
+from crm_kit.context import current_context
+from crm_kit.errors import PermissionDenied
+
+
+def require_scope(scope: str) -> None:
+    ctx = current_context()
+    if ctx.actor_kind == API_KEY_ACTOR and not api_key_format.grants(ctx.scopes, scope):
+        raise PermissionDenied(f"this API key lacks the {scope} scope", code="insufficient_scope")

@@ -5,13 +5,14 @@ PYTHON ?= python3
 UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: help install run test lint format typecheck proto proto-check unit integration e2e clean
+.PHONY: help install run test lint format typecheck proto proto-check unit integration e2e bench clean
 
 help:
 	@echo "make run    - run the whole platform on embedded PostgreSQL and NATS"
 	@echo "make test   - lint, type check and every test tier (needs PostgreSQL, Redis, NATS)"
 	@echo "make lint   - ruff check, ruff format --check and mypy"
 	@echo "make proto  - regenerate libs/contracts from protos/"
+	@echo "make bench  - the gateway benchmark (bench/gateway; needs PostgreSQL, Redis, NATS)"
 
 # uv from PyPI when the machine has none: only Python 3.11+ and pip are assumed.
 $(CURDIR)/.tools/bin/uv:
@@ -44,6 +45,9 @@ integration: install
 
 e2e: install
 	$(RUN) pytest -m e2e
+
+bench: install
+	$(RUN) python -m bench.gateway
 
 test: lint
 	$(RUN) pytest

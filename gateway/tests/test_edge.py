@@ -23,10 +23,12 @@ class RecordingApp:
 
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     request_id: str = ""
+    traceparent: str = ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.headers = list(scope["headers"])
         self.request_id = current_context().request_id
+        self.traceparent = current_context().traceparent
         await send(
             {
                 "type": "http.response.start",
@@ -38,11 +40,12 @@ class RecordingApp:
 
 
 async def call_edge(
-    app: RecordingApp, headers: list[tuple[bytes, bytes]]
+    app: RecordingApp, headers: list[tuple[bytes, bytes]], *, scheme: str = "http"
 ) -> list[tuple[bytes, bytes]]:
     """Run one GET through EdgeMiddleware; the response headers it sent."""
     scope: Scope = {
         "type": "http",
+        "scheme": scheme,
         "method": "GET",
         "path": "/",
         "raw_path": b"/",
@@ -153,3 +156,29 @@ class TestRequestIdThroughTheApp:
 
         assert "server" not in response.headers
         assert response.headers["x-content-type-options"] == "nosniff"
+
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+GENERATED_TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-01$")
+
+
+class TestTraceContextAndTransportSecurity:
+    async def test_a_valid_traceparent_is_carried_into_the_request_context(self) -> None:
+        app = RecordingApp()
+        await call_edge(app, [(b"traceparent", TRACEPARENT.encode())])
+        assert app.traceparent == TRACEPARENT
+
+    @pytest.mark.parametrize(
+        "offered", [b"", b"garbage", b"00-" + b"0" * 32 + b"-00f067aa0ba902b7-01"]
+    )
+    async def test_a_missing_or_invalid_traceparent_is_replaced(self, offered: bytes) -> None:
+        app = RecordingApp()
+        await call_edge(app, [(b"traceparent", offered)] if offered else [])
+        assert GENERATED_TRACEPARENT.match(app.traceparent)
+        assert app.traceparent.encode() != offered
+
+    async def test_hsts_only_over_tls(self) -> None:
+        plain = dict(await call_edge(RecordingApp(), []))
+        tls = dict(await call_edge(RecordingApp(), [], scheme="https"))
+        assert b"strict-transport-security" not in plain
+        assert tls[b"strict-transport-security"].startswith(b"max-age=")

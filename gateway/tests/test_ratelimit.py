@@ -8,8 +8,11 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from crm_gateway.app import create_app
 from crm_gateway.problems import PROBLEM_MEDIA_TYPE, Problem
 from crm_gateway.ratelimit import RateLimiterService, RateLimitPolicy
+
+from .conftest import gateway_settings
 
 pytestmark = pytest.mark.unit
 
@@ -112,3 +115,27 @@ class TestRateLimiterService:
         assert refused.value.status == 429
         assert refused.value.headers["RateLimit-Policy"] == '"auth";q=2;w=60'
         assert int(refused.value.headers["Retry-After"]) >= 1
+
+
+class TestPerAccountLimit:
+    async def test_one_account_is_limited_apart_from_the_ip(self) -> None:
+        settings = gateway_settings().model_copy(
+            update={"rate_limit_auth": "100/minute", "rate_limit_auth_account": "2/minute"}
+        )
+        app = create_app(settings)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+            ) as client,
+        ):
+            victim = {"email": "Victim@Example.com", "password": "guess number n"}
+            guesses = [await client.post("/v1/auth/login", json=victim) for _ in range(3)]
+            other = await client.post(
+                "/v1/auth/login", json={"email": "someone@example.com", "password": "x" * 9}
+            )
+
+        # No identity behind this gateway: allowed attempts end in 503, refused in 429.
+        assert [g.status_code for g in guesses] == [503, 503, 429]
+        assert guesses[2].headers["ratelimit-policy"] == '"auth-account";q=2;w=60'
+        assert other.status_code == 503

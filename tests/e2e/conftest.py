@@ -50,6 +50,7 @@ def stack_config() -> StackConfig:
         extra_env={
             "GATEWAY_RATE_LIMIT_DEFAULT": f"{DEFAULT_LIMIT_PER_SECOND}/second",
             "GATEWAY_RATE_LIMIT_AUTH": "1000/minute",
+            "GATEWAY_RATE_LIMIT_AUTH_ACCOUNT": "1000/minute",
             "IDENTITY_BCRYPT_ROUNDS": "10",
         },
     )

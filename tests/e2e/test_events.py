@@ -6,9 +6,10 @@ import httpx
 import pytest
 
 from crm.events.v1 import crm_core_pb2, envelope_pb2
+from crm.events.v1 import gateway_pb2 as gateway_events
 from crm.events.v1 import identity_pb2 as identity_events
 
-from .bus import published
+from .bus import payload_of, published
 from .conftest import Account
 from .test_slice import create_contact
 
@@ -65,3 +66,38 @@ class TestAccountActivity:
         failed[0].payload.Unpack(payload)
         assert (payload.user_id, payload.reason) == (tenant_a.user_id, "invalid_password")
         assert b"not the password" not in failed[0].SerializeToString()
+
+
+class TestApiRequestLog:
+    async def test_each_request_reaches_the_audit_stream_without_secrets(
+        self, api: httpx.AsyncClient, tenant_a: Account
+    ) -> None:
+        response = await api.get(
+            "/v1/contacts/0b5e0c3e-0000-4000-8000-000000000001",
+            headers={**tenant_a.headers, "User-Agent": "audit-probe/2"},
+        )
+        request_id = response.headers["x-request-id"]
+
+        def logged(envelope: envelope_pb2.Envelope) -> bool:
+            batch = payload_of(envelope, gateway_events.ApiRequestsLogged)
+            return any(r.request_id == request_id for r in batch.requests)
+
+        [envelope] = await published("crm.gateway.api_requests.logged", keep=logged)
+        entry = next(
+            r
+            for r in payload_of(envelope, gateway_events.ApiRequestsLogged).requests
+            if r.request_id == request_id
+        )
+        assert (entry.method, entry.route, entry.status) == (
+            "GET",
+            "/v1/contacts/{contact_id}",
+            404,
+        )
+        assert (entry.principal_kind, entry.principal_id, entry.tenant_id) == (
+            "user",
+            tenant_a.user_id,
+            tenant_a.tenant_id,
+        )
+        assert (entry.client_ip, entry.user_agent) == ("127.0.0.1", "audit-probe/2")
+        assert entry.latency_ms > 0
+        assert tenant_a.access_token.encode() not in envelope.SerializeToString()

@@ -1,15 +1,20 @@
 """The TOTP second factor through the gateway: enroll, log in with a challenge, complete
-it, and the organization's requirement."""
+it, and the organization's requirement (with enrollment during a login it forces)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pyotp
 import pytest
 
+from crm.events.v1 import identity_pb2 as identity_events
+
+from .bus import payload_of, published
 from .conftest import PASSWORD, Account, log_in
 
 pytestmark = pytest.mark.e2e
@@ -44,6 +49,34 @@ async def _log_in(api: httpx.AsyncClient, email: str) -> httpx.Response:
     response = await log_in(api, email)
     assert response.status_code == 200, response.text
     return response
+
+
+async def _invited_member(api: httpx.AsyncClient, owner: Account) -> str:
+    """The email of a member who accepted an invitation and has never logged in."""
+    email = f"invitee-{uuid.uuid4().hex[:10]}@example.com"
+    invited = await api.post(
+        "/v1/invitations",
+        json={"email": email, "role": "member", "name": "Grace Hopper"},
+        headers=owner.headers,
+    )
+    assert invited.status_code == 201, invited.text
+    invitation_id = invited.json()["id"]
+    events = await published(
+        "crm.identity.invitation.sent",
+        keep=lambda e: payload_of(e, identity_events.InvitationSent).invitation_id == invitation_id,
+    )
+    assert events, "no invitation.sent event was published"
+    link = payload_of(events[-1], identity_events.InvitationSent).accept_url
+    accepted = await api.post(
+        "/v1/invitations/accept",
+        json={
+            "token": parse_qs(urlsplit(link).query)["token"][0],
+            "password": PASSWORD,
+            "age_attested": True,
+        },
+    )
+    assert accepted.status_code == 200, accepted.text
+    return email
 
 
 class TestTotpLogin:
@@ -121,3 +154,43 @@ class TestTenantRequirement:
         )
         assert disabled.status_code == 409
         assert disabled.json()["code"] == "mfa_required_by_tenant"
+
+    async def test_a_member_without_a_second_factor_enrolls_while_logging_in(
+        self, api: httpx.AsyncClient, tenant_a: Account
+    ) -> None:
+        await _enroll(api, tenant_a)
+        required = await api.put(
+            "/v1/tenant/mfa", json={"required": True}, headers=tenant_a.headers
+        )
+        assert required.status_code == 200, required.text
+        email = await _invited_member(api, tenant_a)
+
+        challenged = (await _log_in(api, email)).json()
+        assert challenged["mfa_enrollment_required"] is True
+        challenge = challenged["mfa_challenge"]
+        started = await api.post("/v1/auth/mfa/enroll", json={"challenge": challenge})
+        assert started.status_code == 200, started.text
+        assert started.headers["cache-control"] == "no-store"
+        secret = started.json()["secret"]
+        confirmed = await api.post(
+            "/v1/auth/mfa/enroll/confirm",
+            json={"challenge": challenge, "code": pyotp.TOTP(secret).now()},
+        )
+
+        assert confirmed.status_code == 200, confirmed.text
+        assert confirmed.headers["cache-control"] == "no-store"
+        body = confirmed.json()
+        assert len(body["recovery_codes"]) == 10
+        assert (body["tenant_id"], body["mfa_required"]) == (tenant_a.tenant_id, False)
+        me = await api.get(
+            "/v1/users/me", headers={"Authorization": f"Bearer {body['access_token']}"}
+        )
+        assert me.status_code == 200, me.text
+        assert me.json()["email"] == email
+        refreshed = await api.post(
+            "/v1/auth/refresh", json={"refresh_token": body["refresh_token"]}
+        )
+        assert refreshed.status_code == 200, refreshed.text
+        reused = await api.post("/v1/auth/mfa/enroll", json={"challenge": challenge})
+        assert reused.status_code == 401
+        assert reused.json()["code"] == "invalid_mfa_challenge"

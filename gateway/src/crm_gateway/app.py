@@ -10,13 +10,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from crm_gateway import problems
+from crm_gateway import idempotency, problems
 from crm_gateway.api_keys import ApiKeyAuthenticator, ApiKeyCache
 from crm_gateway.body_limits import BodyLimitMiddleware
+from crm_gateway.bus_tasks import run_bus_tasks
 from crm_gateway.edge import EdgeMiddleware
-from crm_gateway.identity_events import follow_identity_events
-from crm_gateway.ratelimit import RateLimiterService, RateLimitPolicy
+from crm_gateway.ratelimit import RateLimiterService
+from crm_gateway.request_log import RequestLog, RequestLogMiddleware
 from crm_gateway.routes import api_keys, auth, contacts, health, me, mfa, pipelines, users
+from crm_gateway.security import RateLimits
 from crm_gateway.settings import GatewaySettings
 from crm_gateway.upstreams import Upstreams
 from crm_kit.auth.identity_client import identity_jwks_fetcher
@@ -37,18 +39,19 @@ the routes whose scopes it holds (`contacts:read`, `contacts:write`, `pipelines:
 def create_app(settings: GatewaySettings) -> FastAPI:
     revocations = RevocationList()
     api_key_cache = ApiKeyCache()
+    request_log = RequestLog()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         upstreams = Upstreams.connect(settings)
         app.state.upstreams = upstreams
-        followers = asyncio.create_task(
-            follow_identity_events(settings, revocations, api_key_cache)
+        bus_tasks = asyncio.create_task(
+            run_bus_tasks(settings, revocations, api_key_cache, request_log)
         )
         yield
-        followers.cancel()
+        bus_tasks.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await followers
+            await bus_tasks
         await upstreams.close()
 
     app = FastAPI(
@@ -66,8 +69,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     app.state.api_keys = ApiKeyAuthenticator(api_key_cache)
     app.state.limiter = RateLimiterService(settings.rate_limit_storage_url)
-    app.state.default_policy = RateLimitPolicy.parse("default", settings.rate_limit_default)
-    app.state.auth_policy = RateLimitPolicy.parse("auth", settings.rate_limit_auth)
+    app.state.rate_limits = RateLimits.from_settings(settings)
     problems.install(app)
     routers = (
         auth.router,
@@ -81,6 +83,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     for router in (*routers, health.router):
         app.include_router(router)
+    idempotency.install(app, settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -91,5 +94,6 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             expose_headers=["ETag", "Location", "RateLimit", "RateLimit-Policy", "Retry-After"],
         )
     app.add_middleware(problems.UnhandledErrorMiddleware)
+    app.add_middleware(RequestLogMiddleware, request_log=request_log)
     app.add_middleware(EdgeMiddleware)
     return app

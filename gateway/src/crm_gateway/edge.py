@@ -7,6 +7,7 @@ route sees, and so nothing downstream can read a client-sent internal header.
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,6 +19,15 @@ INTERNAL_HEADERS = frozenset({b"x-tenant-id", b"x-user-id", b"x-roles"})
 INTERNAL_PREFIXES = (b"x-forwarded-",)
 REQUEST_ID_HEADER = b"x-request-id"
 _REQUEST_ID_FORMAT = re.compile(rb"^[A-Za-z0-9._-]{8,128}$")
+_TRACEPARENT_FORMAT = re.compile(rb"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+HSTS = b"max-age=63072000; includeSubDomains"
+
+
+def _traceparent(offered: bytes) -> str:
+    """The caller's W3C trace context when well formed (and not all-zero), else a new one."""
+    if _TRACEPARENT_FORMAT.match(offered) and offered[3:35] != b"0" * 32:
+        return offered.decode()
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
 
 
 def _is_internal(name: bytes) -> bool:
@@ -46,6 +56,9 @@ class EdgeMiddleware:
                     (REQUEST_ID_HEADER, request_id.encode()),
                     (b"x-content-type-options", b"nosniff"),
                 ]
+                if scope.get("scheme") == "https":
+                    # Only over TLS (directly, or via a trusted proxy's X-Forwarded-Proto).
+                    response_headers.append((b"strict-transport-security", HSTS))
                 message["headers"] = response_headers
             await send(message)
 
@@ -55,6 +68,7 @@ class EdgeMiddleware:
             actor_kind="anonymous",
             client_ip=client[0] if client else "",
             user_agent=dict(headers).get(b"user-agent", b"").decode("latin-1")[:512],
+            traceparent=_traceparent(dict(headers).get(b"traceparent", b"")),
         )
         with bind_context(ctx):
             await self.app(scope, receive, send_with_request_id)

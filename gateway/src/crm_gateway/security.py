@@ -8,8 +8,9 @@ declares none is not open to API keys at all.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
@@ -17,7 +18,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityS
 
 from crm_gateway.api_keys import ApiKeyAuthenticator
 from crm_gateway.problems import Problem
-from crm_gateway.ratelimit import RateLimiterService, RateLimitPolicy
+from crm_gateway.ratelimit import Check, RateLimiterService, RateLimitPolicy
+from crm_gateway.request_log import CALLER_STATE_KEY
+from crm_gateway.settings import GatewaySettings
 from crm_kit.auth import api_key_format
 from crm_kit.auth.tokens import API_KEY_ACTOR, AccessTokenVerifier, Principal
 from crm_kit.context import RequestContext, bind_context, current_context
@@ -39,21 +42,48 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def apply_rate_limit(
-    request: Request, response: Response, policy: RateLimitPolicy, key: str
-) -> None:
+@dataclass(frozen=True)
+class RateLimits:
+    """The limits of one plan (the default one until billing assigns plans)."""
+
+    principal: RateLimitPolicy
+    tenant: RateLimitPolicy
+    ip: RateLimitPolicy
+    auth_ip: RateLimitPolicy
+    auth_account: RateLimitPolicy
+
+    @classmethod
+    def from_settings(cls, settings: GatewaySettings) -> RateLimits:
+        return cls(
+            principal=RateLimitPolicy.parse("default", settings.rate_limit_default),
+            tenant=RateLimitPolicy.parse("tenant", settings.rate_limit_tenant),
+            ip=RateLimitPolicy.parse("ip", settings.rate_limit_ip),
+            auth_ip=RateLimitPolicy.parse("auth", settings.rate_limit_auth),
+            auth_account=RateLimitPolicy.parse("auth-account", settings.rate_limit_auth_account),
+        )
+
+
+async def apply_rate_limits(request: Request, response: Response, checks: list[Check]) -> None:
+    """Count the request against every limit in one round trip; 429 if any refuses."""
     limiter: RateLimiterService = request.app.state.limiter
-    headers = await limiter.check(policy, key)
+    headers = await limiter.check_all(checks)
     # Kept on the request too, so an error answered later still carries them.
     request.state.rate_limit_headers = headers
     response.headers.update(headers)
 
 
 async def limit_auth_endpoint(request: Request, response: Response) -> None:
-    """Signup, login and refresh: a strict limit per client IP."""
-    await apply_rate_limit(
-        request, response, request.app.state.auth_policy, f"ip:{client_ip(request)}"
-    )
+    """Signup, login, refresh, password reset, MFA: a strict limit per client IP."""
+    limits: RateLimits = request.app.state.rate_limits
+    await apply_rate_limits(request, response, [(limits.auth_ip, f"ip:{client_ip(request)}")])
+
+
+async def limit_account(request: Request, response: Response, identifier: str) -> None:
+    """A strict limit per account (the normalized email), beside the one per IP, so a
+    guesser spread over many addresses still meets a wall."""
+    limits: RateLimits = request.app.state.rate_limits
+    digest = hashlib.sha256(identifier.strip().lower().encode()).hexdigest()[:32]
+    await apply_rate_limits(request, response, [(limits.auth_account, f"acct:{digest}")])
 
 
 def check_scopes(principal: Principal, required: Sequence[str]) -> None:
@@ -96,11 +126,16 @@ async def authenticated(
         raise Problem(401, "unauthenticated", "a bearer access token or API key is required")
     principal, access_token = await _principal(request, credentials.credentials)
     is_api_key = principal.actor_kind == API_KEY_ACTOR
-    await apply_rate_limit(
+    limits: RateLimits = request.app.state.rate_limits
+    caller = f"key:{principal.user_id}" if is_api_key else f"user:{principal.user_id}"
+    await apply_rate_limits(
         request,
         response,
-        request.app.state.default_policy,
-        f"key:{principal.user_id}" if is_api_key else f"user:{principal.user_id}",
+        [
+            (limits.principal, caller),
+            (limits.tenant, f"tenant:{principal.tenant_id}"),
+            (limits.ip, f"ip:{client_ip(request)}"),
+        ],
     )
     check_scopes(principal, security_scopes.scopes)
     ctx = replace(
@@ -113,6 +148,7 @@ async def authenticated(
         session_id=principal.session_id,
         actor_kind=principal.actor_kind,
     )
+    setattr(request.state, CALLER_STATE_KEY, ctx)
     with bind_context(ctx):
         yield ctx
 

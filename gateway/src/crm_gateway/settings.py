@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from crm_gateway.ratelimit import RateLimitPolicy
 from crm_kit.settings import BaseServiceSettings
 
 
@@ -20,8 +21,17 @@ class GatewaySettings(BaseServiceSettings):
     upstream_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     # memory:// keeps limits per process; redis://host:port/db shares them across replicas.
     rate_limit_storage_url: str = "memory://"
+    # The default plan (billing will raise them per plan): per user or API key, per
+    # tenant, per client IP; and on signup/login/refresh/reset/MFA, per IP and per account.
     rate_limit_default: str = "100/second"
+    rate_limit_tenant: str = "1000/second"
+    rate_limit_ip: str = "1000/second"
     rate_limit_auth: str = "10/minute"
+    rate_limit_auth_account: str = "10/minute"
+    # Answers to POSTs with an Idempotency-Key: how long a retry replays them, and where
+    # they are kept (empty shares the rate limiter's storage).
+    idempotency_ttl_seconds: int = Field(default=86_400, ge=1)
+    idempotency_storage_url: str = ""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     cors_origins: list[str] = Field(default_factory=list)
     # Proxies (load balancer, ingress) whose X-Forwarded-For names the real client:
@@ -29,9 +39,28 @@ class GatewaySettings(BaseServiceSettings):
     # key on the TCP peer.
     forwarded_allow_ips: str = ""
 
+    @field_validator(
+        "rate_limit_default",
+        "rate_limit_tenant",
+        "rate_limit_ip",
+        "rate_limit_auth",
+        "rate_limit_auth_account",
+    )
+    @classmethod
+    def _rate_spec(cls, value: str) -> str:
+        RateLimitPolicy.parse("check", value)
+        return value
+
     @field_validator("rate_limit_storage_url")
     @classmethod
     def _storage_scheme(cls, value: str) -> str:
         if not value.startswith(("memory://", "redis://", "rediss://")):
             raise ValueError("must be memory://, redis:// or rediss://")
+        return value
+
+    @field_validator("idempotency_storage_url")
+    @classmethod
+    def _idempotency_storage_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("memory://", "redis://", "rediss://")):
+            raise ValueError("must be empty, memory://, redis:// or rediss://")
         return value

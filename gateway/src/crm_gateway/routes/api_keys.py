@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.identity.v1 import api_keys_pb2
-from crm_gateway.routes.responses import problems
+from crm_gateway.routes.responses import no_store, problems
 from crm_gateway.schemas.api_keys import ApiKey, ApiKeyCreate, ApiKeyList, CreatedApiKey
 from crm_gateway.security import Caller
 
@@ -41,6 +41,7 @@ def to_api_key(message: api_keys_pb2.ApiKey) -> ApiKey:
 
 @router.post(
     "",
+    dependencies=[Depends(no_store)],
     status_code=201,
     summary="Create an API key (owners and admins); the key is shown once",
     response_model=CreatedApiKey,

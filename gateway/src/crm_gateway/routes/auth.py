@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from crm.identity.v1 import identity_pb2
-from crm_gateway.routes.responses import problems
+from crm_gateway.routes.responses import no_store, problems
 from crm_gateway.schemas import (
     LoginRequest,
     LogoutRequest,
@@ -19,9 +19,13 @@ from crm_gateway.schemas import (
     TokenResponse,
 )
 from crm_gateway.schemas.mfa import MfaChallengeResponse
-from crm_gateway.security import limit_auth_endpoint
+from crm_gateway.security import limit_account, limit_auth_endpoint
 
-router = APIRouter(prefix="/v1/auth", tags=["auth"], dependencies=[Depends(limit_auth_endpoint)])
+router = APIRouter(
+    prefix="/v1/auth",
+    tags=["auth"],
+    dependencies=[Depends(limit_auth_endpoint), Depends(no_store)],
+)
 jwks_router = APIRouter(tags=["auth"])
 
 
@@ -59,7 +63,10 @@ async def signup(body: SignupRequest, request: Request) -> TokenResponse:
     response_model=TokenResponse | MfaChallengeResponse,
     responses=problems(401, 422),
 )
-async def login(body: LoginRequest, request: Request) -> TokenResponse | MfaChallengeResponse:
+async def login(
+    body: LoginRequest, request: Request, response: Response
+) -> TokenResponse | MfaChallengeResponse:
+    await limit_account(request, response, body.email)
     pair = await request.app.state.upstreams.identity.Login(
         identity_pb2.LoginRequest(
             email=body.email, password=body.password, tenant_id=body.tenant_id or ""
@@ -109,6 +116,7 @@ async def logout(body: LogoutRequest, request: Request) -> Response:
     responses=problems(422),
 )
 async def request_password_reset(body: PasswordResetRequest, request: Request) -> Response:
+    await limit_account(request, Response(), body.email)
     await request.app.state.upstreams.identity.RequestPasswordReset(
         identity_pb2.RequestPasswordResetRequest(email=body.email)
     )

@@ -25,12 +25,13 @@ async def _serving(channel: object) -> bool:
     return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
 
-@router.get("/readyz", summary="Signing keys loaded and every upstream serving")
+@router.get("/readyz", summary="Signing keys loaded, rate-limit store and upstreams reachable")
 async def readyz(request: Request) -> JSONResponse:
     upstreams = request.app.state.upstreams
     names = list(upstreams.channels)
     results = await asyncio.gather(*(_serving(upstreams.channels[n]) for n in names))
     checks = dict(zip(names, results, strict=True))
     checks["jwks"] = request.app.state.verifier.keys.loaded
+    checks["rate_limit_store"] = await request.app.state.limiter.store_reachable()
     ready = all(checks.values())
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)

@@ -9,6 +9,9 @@ from crm.identity.v1 import mfa_pb2
 from crm_gateway.routes.responses import problems
 from crm_gateway.schemas import TokenResponse
 from crm_gateway.schemas.mfa import (
+    MfaEnrollmentConfirm,
+    MfaEnrollmentLogin,
+    MfaEnrollmentStart,
     MfaLoginRequest,
     RecoveryCodes,
     SecondFactor,
@@ -47,6 +50,59 @@ async def complete_login(body: MfaLoginRequest, request: Request) -> TokenRespon
         refresh_token=result.refresh_token,
         tenant_id=result.tenant_id,
         user_id=result.user_id,
+    )
+
+
+@router.post(
+    "/auth/mfa/enroll",
+    tags=["auth"],
+    summary="Start enrolling the second factor a login requires",
+    description="Takes the challenge of a login that answered "
+    "`mfa_enrollment_required: true` (your organization requires a second factor you "
+    "have not enrolled yet) and answers a new secret to scan; "
+    "`POST /v1/auth/mfa/enroll/confirm` then turns it on and completes the login.",
+    response_model=TotpEnrollment,
+    responses=problems(401, 422),
+    dependencies=[Depends(limit_auth_endpoint)],
+)
+async def start_enrollment_at_login(
+    body: MfaEnrollmentStart, request: Request, response: Response
+) -> TotpEnrollment:
+    enrollment = await request.app.state.upstreams.mfa.StartTotpEnrollment(
+        mfa_pb2.StartTotpEnrollmentRequest(challenge=body.challenge)
+    )
+    response.headers.update(NO_STORE)
+    return TotpEnrollment(secret=enrollment.secret, otpauth_uri=enrollment.otpauth_uri)
+
+
+@router.post(
+    "/auth/mfa/enroll/confirm",
+    tags=["auth"],
+    summary="Confirm the authenticator app and complete the login that required it",
+    description="Takes the enrollment's challenge and a code from the app. Answers tokens "
+    "and ten one-time recovery codes, shown only this once. Wrong codes count like those "
+    "sent to `POST /v1/auth/mfa`: five end the challenge, and they count towards the "
+    "account lockout.",
+    response_model=MfaEnrollmentLogin,
+    responses=problems(401, 409, 422),
+    dependencies=[Depends(limit_auth_endpoint)],
+)
+async def confirm_enrollment_at_login(
+    body: MfaEnrollmentConfirm, request: Request, response: Response
+) -> MfaEnrollmentLogin:
+    confirmed = await request.app.state.upstreams.mfa.ConfirmTotpEnrollment(
+        mfa_pb2.ConfirmTotpEnrollmentRequest(challenge=body.challenge, code=body.code)
+    )
+    response.headers.update(NO_STORE)
+    login = confirmed.login
+    return MfaEnrollmentLogin(
+        access_token=login.access_token,
+        token_type=login.token_type,
+        expires_in=login.expires_in,
+        refresh_token=login.refresh_token,
+        tenant_id=login.tenant_id,
+        user_id=login.user_id,
+        recovery_codes=list(confirmed.codes),
     )
 
 
@@ -123,7 +179,7 @@ async def regenerate_recovery_codes(
     "/tenant/mfa",
     summary="Require a second factor of every user in your organization (owners only)",
     description="To turn it on you must have a second factor yourself. Users without one "
-    "then cannot complete a login until they enroll from a session they already have.",
+    "then enroll one when they next log in (`POST /v1/auth/mfa/enroll`).",
     response_model=TenantMfaRequirement,
     responses=problems(401, 403, 412, 422),
 )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import Response
+
 from crm_gateway.schemas import ProblemDetails
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -14,3 +16,9 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {"model": ProblemDetails, "content": {PROBLEM_MEDIA_TYPE: {}}}
         for status in (*statuses, 429, 503)
     }
+
+
+def no_store(response: Response) -> None:
+    """For answers carrying a secret (tokens, a new API key): no cache may keep them
+    (RFC 6749 5.1), and the idempotency store does not either."""
+    response.headers["Cache-Control"] = "no-store"

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from crm_gateway.schemas import ApiModel
+from crm_gateway.schemas import ApiModel, TokenResponse
 
 CODE_DESCRIPTION = "A 6-digit code from the authenticator app"
 FACTOR_DESCRIPTION = f"{CODE_DESCRIPTION}, or one of your recovery codes"
@@ -21,14 +21,37 @@ class MfaChallengeResponse(ApiModel):
     )
     mfa_enrollment_required: bool = Field(
         description="Your organization requires a second factor you have not enrolled yet: "
-        "enroll one from a session you already have (`POST /v1/me/mfa/totp`), "
-        "or ask an owner; until then the challenge cannot complete"
+        "enroll one with this challenge (`POST /v1/auth/mfa/enroll`, then "
+        "`POST /v1/auth/mfa/enroll/confirm`, which completes the login)"
     )
 
 
 class MfaLoginRequest(ApiModel):
     challenge: str = Field(min_length=1, max_length=200, description="From the login response")
     code: str = Field(min_length=1, max_length=32, description=FACTOR_DESCRIPTION)
+
+
+class MfaEnrollmentStart(ApiModel):
+    challenge: str = Field(
+        min_length=1,
+        max_length=200,
+        description="From a login response with `mfa_enrollment_required: true`",
+    )
+
+
+class MfaEnrollmentConfirm(ApiModel):
+    challenge: str = Field(
+        min_length=1, max_length=200, description="The challenge the enrollment started with"
+    )
+    code: str = Field(min_length=1, max_length=32, description=CODE_DESCRIPTION)
+
+
+class MfaEnrollmentLogin(TokenResponse):
+    """The second factor is on and the login it was required for is complete."""
+
+    recovery_codes: list[str] = Field(
+        description="One-time codes for a lost authenticator; shown only now, store them safely"
+    )
 
 
 class TotpEnrollment(ApiModel):

@@ -32,6 +32,8 @@ class RequestContext:
     # Where the request came from, as the gateway saw it; informational only.
     client_ip: str = ""
     user_agent: str = ""
+    # W3C trace context of the request, forwarded on every downstream call.
+    traceparent: str = ""
 
     def require_tenant(self) -> uuid.UUID:
         if self.tenant_id is None:

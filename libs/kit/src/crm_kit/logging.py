@@ -31,6 +31,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": ctx.request_id,
             "tenant_id": str(ctx.tenant_id) if ctx.tenant_id else None,
+            "trace_id": ctx.traceparent[3:35] if ctx.traceparent else None,
         }
         extra = {k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS}
         if extra:

@@ -16,9 +16,10 @@ from sqlalchemy import func, select, text
 from crm.identity.v1 import identity_pb2, mfa_pb2
 from crm_identity.dependencies import IdentityDependencies
 from crm_identity.entrypoints.grpc_identity import IdentityServicer
-from crm_identity.entrypoints.grpc_mfa import MfaServiceServicer
+from crm_identity.entrypoints.grpc_mfa import PUBLIC_METHODS, MfaServiceServicer
 from crm_identity.models import MfaChallenge, OutboxRecord, RecoveryCode, User
 from crm_identity.settings import IdentitySettings
+from crm_kit.auth.tokens import AccessTokenVerifier, JwksCache
 from crm_kit.context import RequestContext, bind_context
 from crm_kit.db.models import new_id
 from crm_kit.db.session import unit_of_work
@@ -31,7 +32,7 @@ from crm_kit.errors import (
     Unauthenticated,
 )
 
-from .factories import CONTEXT, PASSWORD, login, signup, unique_email
+from .factories import CONTEXT, PASSWORD, login, refresh, signup, unique_email
 
 pytestmark = pytest.mark.integration
 
@@ -106,6 +107,33 @@ async def _complete(mfa: MfaServiceServicer, challenge: str, code: str) -> mfa_p
     return await mfa.CompleteMfaLogin(
         mfa_pb2.CompleteMfaLoginRequest(challenge=challenge, code=code), CONTEXT
     )
+
+
+async def _start_with(mfa: MfaServiceServicer, challenge: str) -> mfa_pb2.TotpEnrollment:
+    return await mfa.StartTotpEnrollment(
+        mfa_pb2.StartTotpEnrollmentRequest(challenge=challenge), CONTEXT
+    )
+
+
+async def _confirm_with(
+    mfa: MfaServiceServicer, challenge: str, code: str
+) -> mfa_pb2.RecoveryCodes:
+    return await mfa.ConfirmTotpEnrollment(
+        mfa_pb2.ConfirmTotpEnrollmentRequest(challenge=challenge, code=code), CONTEXT
+    )
+
+
+async def _challenge_row(
+    servicer: IdentityServicer, tenant_id: str, challenge: str
+) -> MfaChallenge:
+    async with unit_of_work(servicer.factory, tenant_id=uuid.UUID(tenant_id)) as s:
+        row = await s.scalar(
+            select(MfaChallenge).where(
+                MfaChallenge.token_hash == hashlib.sha256(challenge.encode()).hexdigest()
+            )
+        )
+    assert row is not None
+    return row
 
 
 async def _user(servicer: IdentityServicer, tenant_id: str, user_id: str) -> User:
@@ -379,3 +407,133 @@ class TestTenantRequirement:
         assert not again.mfa_enrollment_required
         tokens = await _complete(mfa, again.mfa_challenge, pyotp.TOTP(member_secret).now())
         assert tokens.user_id == member_id
+
+
+async def _mfa_tenant_with_unenrolled_member(
+    servicer: IdentityServicer, mfa: MfaServiceServicer
+) -> tuple[str, str, str]:
+    """A tenant that requires MFA (its owner enrolled) and a member without a second
+    factor: (tenant id, member email, member id)."""
+    _, created, _, _ = await _signed_up_with_mfa(servicer, mfa)
+    with bind_context(_caller(created.tenant_id, created.user_id)):
+        await mfa.SetTenantMfaRequirement(
+            mfa_pb2.SetTenantMfaRequirementRequest(required=True), CONTEXT
+        )
+    member_email, member_id = await _add_member(servicer, created.tenant_id)
+    return created.tenant_id, member_email, member_id
+
+
+class TestEnrollmentAtLogin:
+    async def test_the_enrollment_challenge_enrolls_and_completes_the_login(
+        self, servicer: IdentityServicer, mfa: MfaServiceServicer
+    ) -> None:
+        tenant_id, email, member_id = await _mfa_tenant_with_unenrolled_member(servicer, mfa)
+        pending = await login(servicer, email)
+        assert pending.mfa_enrollment_required
+
+        started = await _start_with(mfa, pending.mfa_challenge)
+        assert pyotp.parse_uri(started.otpauth_uri).secret == started.secret
+        with pytest.raises(Unauthenticated) as wrong:
+            await _confirm_with(mfa, pending.mfa_challenge, _wrong_code(started.secret))
+        assert _code_of(wrong) == "invalid_mfa_code"
+        assert (
+            await _challenge_row(servicer, tenant_id, pending.mfa_challenge)
+        ).failed_attempts == 1
+        assert (await _user(servicer, tenant_id, member_id)).failed_logins == 1
+
+        confirmed = await _confirm_with(
+            mfa, pending.mfa_challenge, pyotp.TOTP(started.secret).now()
+        )
+
+        assert len(confirmed.codes) == 10
+        assert all(RECOVERY_CODE.fullmatch(c) for c in confirmed.codes)
+        assert confirmed.HasField("login")
+        assert (confirmed.login.tenant_id, confirmed.login.user_id) == (tenant_id, member_id)
+        jwks = (await servicer.GetJwks(identity_pb2.GetJwksRequest(), CONTEXT)).json
+
+        async def fetch() -> str:
+            return jwks
+
+        verifier = AccessTokenVerifier(JwksCache(fetch), issuer="crm-identity", audience="crm")
+        principal = await verifier.verify(confirmed.login.access_token)
+        assert (str(principal.tenant_id), str(principal.user_id)) == (tenant_id, member_id)
+        assert (await refresh(servicer, confirmed.login.refresh_token)).access_token
+        user = await _user(servicer, tenant_id, member_id)
+        assert user.totp_secret == started.secret
+        assert (user.failed_logins, user.totp_pending_secret) == (0, None)
+        assert await _event_count(servicer, tenant_id, "mfa.enabled") == 2
+        assert await _event_count(servicer, tenant_id, "login.succeeded") == 1
+
+    async def test_the_enrollment_challenge_works_once(
+        self, servicer: IdentityServicer, mfa: MfaServiceServicer
+    ) -> None:
+        _, email, _ = await _mfa_tenant_with_unenrolled_member(servicer, mfa)
+        challenge = (await login(servicer, email)).mfa_challenge
+        secret = (await _start_with(mfa, challenge)).secret
+        await _confirm_with(mfa, challenge, await _previous_step_code(secret))
+
+        with pytest.raises(Unauthenticated) as restarted:
+            await _start_with(mfa, challenge)
+        with pytest.raises(Unauthenticated) as reconfirmed:
+            await _confirm_with(mfa, challenge, pyotp.TOTP(secret).now())
+        with pytest.raises(Unauthenticated) as completed:
+            await _complete(mfa, challenge, _next_step_code(secret))
+        assert {_code_of(restarted), _code_of(reconfirmed), _code_of(completed)} == {
+            "invalid_mfa_challenge"
+        }
+
+    async def test_it_cannot_enroll_a_user_who_already_has_a_second_factor(
+        self, servicer: IdentityServicer, mfa: MfaServiceServicer
+    ) -> None:
+        tenant_id, email, member_id = await _mfa_tenant_with_unenrolled_member(servicer, mfa)
+        challenge = (await login(servicer, email)).mfa_challenge
+        secret, _ = await _enroll(mfa, _caller(tenant_id, member_id, "member"))
+
+        with pytest.raises(Unauthenticated) as started:
+            await _start_with(mfa, challenge)
+        with pytest.raises(Unauthenticated) as confirmed:
+            await _confirm_with(mfa, challenge, pyotp.TOTP(secret).now())
+        assert {_code_of(started), _code_of(confirmed)} == {"invalid_mfa_challenge"}
+        assert (await _user(servicer, tenant_id, member_id)).totp_secret == secret
+
+    async def test_an_ordinary_login_challenge_cannot_enroll(
+        self, servicer: IdentityServicer, mfa: MfaServiceServicer
+    ) -> None:
+        email, created, secret, _ = await _signed_up_with_mfa(servicer, mfa)
+        challenge = (await login(servicer, email)).mfa_challenge
+        with pytest.raises(Unauthenticated) as enrolled:
+            await _start_with(mfa, challenge)
+        assert _code_of(enrolled) == "invalid_mfa_challenge"
+
+        # Not even once the user has no second factor: it was not issued for enrolling.
+        with bind_context(_caller(created.tenant_id, created.user_id)):
+            await mfa.DisableTotp(
+                mfa_pb2.DisableTotpRequest(password=PASSWORD, code=pyotp.TOTP(secret).now()),
+                CONTEXT,
+            )
+        with pytest.raises(Unauthenticated) as unenrolled:
+            await _start_with(mfa, challenge)
+        with pytest.raises(Unauthenticated) as confirmed:
+            await _confirm_with(mfa, challenge, "123456")
+        assert {_code_of(unenrolled), _code_of(confirmed)} == {"invalid_mfa_challenge"}
+        assert (await _user(servicer, created.tenant_id, created.user_id)).totp_secret is None
+
+    async def test_without_a_session_or_a_challenge_enrollment_is_refused(
+        self, mfa: MfaServiceServicer
+    ) -> None:
+        with pytest.raises(Unauthenticated):
+            await mfa.StartTotpEnrollment(mfa_pb2.StartTotpEnrollmentRequest(), CONTEXT)
+        with pytest.raises(Unauthenticated):
+            await mfa.ConfirmTotpEnrollment(
+                mfa_pb2.ConfirmTotpEnrollmentRequest(code="123456"), CONTEXT
+            )
+        with pytest.raises(Unauthenticated) as forged:
+            await _start_with(mfa, "enroll.not-a-challenge")
+        assert _code_of(forged) == "invalid_mfa_challenge"
+
+    def test_enrollment_and_completing_a_login_are_the_public_methods(self) -> None:
+        assert sorted(PUBLIC_METHODS) == [
+            "/crm.identity.v1.MfaService/CompleteMfaLogin",
+            "/crm.identity.v1.MfaService/ConfirmTotpEnrollment",
+            "/crm.identity.v1.MfaService/StartTotpEnrollment",
+        ]

@@ -80,6 +80,7 @@ class ContextServerInterceptor(grpc.aio.ServerInterceptor):
 
     async def _context_for(self, metadata: dict[str, str], *, public: bool) -> RequestContext:
         request_id = metadata.get("x-request-id") or uuid.uuid4().hex
+        traceparent = metadata.get("traceparent", "")[:55]
         client_ip = metadata.get("x-client-ip", "")[:64]
         user_agent = metadata.get("x-user-agent", "")[:512]
         authorization = metadata.get("authorization", "")
@@ -89,6 +90,7 @@ class ContextServerInterceptor(grpc.aio.ServerInterceptor):
                 actor_kind="anonymous",
                 client_ip=client_ip,
                 user_agent=user_agent,
+                traceparent=traceparent,
             )
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token or self._verifier is None:
@@ -110,6 +112,7 @@ class ContextServerInterceptor(grpc.aio.ServerInterceptor):
             session_id=principal.session_id,
             client_ip=client_ip,
             user_agent=user_agent,
+            traceparent=traceparent,
         )
 
 
@@ -132,6 +135,8 @@ def outgoing_metadata(ctx: RequestContext) -> list[tuple[str, str]]:
         metadata.append(("x-user-id", str(ctx.user_id)))
     if ctx.roles:
         metadata.append(("x-roles", ",".join(ctx.roles)))
+    if ctx.traceparent:
+        metadata.append(("traceparent", ctx.traceparent))
     if ctx.client_ip:
         metadata.append(("x-client-ip", ctx.client_ip))
     if ctx.user_agent:

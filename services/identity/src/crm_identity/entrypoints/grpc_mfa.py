@@ -11,10 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.identity.v1 import mfa_pb2, mfa_pb2_grpc
 from crm_identity.dependencies import IdentityDependencies
+from crm_identity.mfa import login as mfa_login
 from crm_identity.mfa import service as mfa
-from crm_identity.mfa.login import complete_login
+from crm_identity.sessions.service import TokenPair
 from crm_kit.context import current_context
 from crm_kit.db.session import unit_of_work
+from crm_kit.errors import Unauthenticated
 
 SERVICE_NAME = mfa_pb2.DESCRIPTOR.services_by_name["MfaService"].full_name
 
@@ -29,21 +31,38 @@ class MfaServiceServicer(mfa_pb2_grpc.MfaServiceServicer):
     @staticmethod
     def _caller() -> uuid.UUID:
         user_id = current_context().user_id
-        assert user_id is not None, "authenticated calls carry a user"
+        if user_id is None:
+            raise Unauthenticated("this call needs a signed-in user")
         return user_id
 
     async def StartTotpEnrollment(  # noqa: N802 - gRPC method name
         self, request: mfa_pb2.StartTotpEnrollmentRequest, context: ServicerContext
     ) -> mfa_pb2.TotpEnrollment:
-        async with self._caller_unit() as session:
-            enrollment = await mfa.start_enrollment(
-                session, user_id=self._caller(), issuer=self.deps.settings.totp_issuer
+        issuer = self.deps.settings.totp_issuer
+        if request.challenge:
+            enrollment = await mfa_login.start_enrollment(
+                self.deps.factory, challenge=request.challenge, issuer=issuer
             )
+        else:
+            async with self._caller_unit() as session:
+                enrollment = await mfa.start_enrollment(
+                    session, user_id=self._caller(), issuer=issuer
+                )
         return mfa_pb2.TotpEnrollment(secret=enrollment.secret, otpauth_uri=enrollment.otpauth_uri)
 
     async def ConfirmTotpEnrollment(  # noqa: N802
         self, request: mfa_pb2.ConfirmTotpEnrollmentRequest, context: ServicerContext
     ) -> mfa_pb2.RecoveryCodes:
+        if request.challenge:
+            enrolled = await mfa_login.confirm_enrollment(
+                self.deps.factory,
+                challenge=request.challenge,
+                code=request.code,
+                policies=self.deps.policies,
+            )
+            return mfa_pb2.RecoveryCodes(
+                codes=enrolled.recovery_codes, login=_login_result(enrolled.tokens)
+            )
         async with self._caller_unit() as session:
             codes = await mfa.confirm_enrollment(session, user_id=self._caller(), code=request.code)
         return mfa_pb2.RecoveryCodes(codes=codes)
@@ -73,20 +92,13 @@ class MfaServiceServicer(mfa_pb2_grpc.MfaServiceServicer):
     async def CompleteMfaLogin(  # noqa: N802
         self, request: mfa_pb2.CompleteMfaLoginRequest, context: ServicerContext
     ) -> mfa_pb2.MfaLoginResult:
-        pair = await complete_login(
+        pair = await mfa_login.complete_login(
             self.deps.factory,
             challenge=request.challenge,
             code=request.code,
             policies=self.deps.policies,
         )
-        return mfa_pb2.MfaLoginResult(
-            access_token=pair.access_token,
-            token_type="Bearer",
-            expires_in=pair.expires_in,
-            refresh_token=pair.refresh_token,
-            tenant_id=str(pair.tenant_id),
-            user_id=str(pair.user_id),
-        )
+        return _login_result(pair)
 
     async def SetTenantMfaRequirement(  # noqa: N802
         self, request: mfa_pb2.SetTenantMfaRequirementRequest, context: ServicerContext
@@ -103,5 +115,23 @@ class MfaServiceServicer(mfa_pb2_grpc.MfaServiceServicer):
         return mfa_pb2.SetTenantMfaRequirementResponse()
 
 
-# Methods callable without an access token (their request carries its own credential).
-PUBLIC_METHODS: frozenset[str] = frozenset({f"/{SERVICE_NAME}/CompleteMfaLogin"})
+def _login_result(pair: TokenPair) -> mfa_pb2.MfaLoginResult:
+    return mfa_pb2.MfaLoginResult(
+        access_token=pair.access_token,
+        token_type="Bearer",
+        expires_in=pair.expires_in,
+        refresh_token=pair.refresh_token,
+        tenant_id=str(pair.tenant_id),
+        user_id=str(pair.user_id),
+    )
+
+
+# Methods callable without an access token (their request carries its own credential:
+# a login challenge). Enrollment without a challenge still needs the caller's session.
+PUBLIC_METHODS: frozenset[str] = frozenset(
+    {
+        f"/{SERVICE_NAME}/CompleteMfaLogin",
+        f"/{SERVICE_NAME}/StartTotpEnrollment",
+        f"/{SERVICE_NAME}/ConfirmTotpEnrollment",
+    }
+)

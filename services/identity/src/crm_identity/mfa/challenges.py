@@ -3,6 +3,11 @@
 The challenge token is 256 random bits, handed to the client once; only its SHA-256
 is stored. It expires after a few minutes, works once, and dies after
 MAX_FAILED_ATTEMPTS wrong codes.
+
+A challenge issued because the tenant requires a second factor the user has not
+enrolled yet starts with ENROLLMENT_PREFIX. The stored hash covers the whole token, so
+the marker can be neither added to nor removed from a token the server issued: only
+such a challenge can authorize enrolling a second factor in place of a session.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from crm_kit.db.session import unit_of_work
 # An RLS policy lets a transaction with this setting read exactly that challenge's row.
 CHALLENGE_HASH_GUC = "app.mfa_challenge_hash"
 MAX_FAILED_ATTEMPTS = 5
+# Not in the token_urlsafe alphabet, so no ordinary challenge can start with it.
+ENROLLMENT_PREFIX = "enroll."
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,7 @@ async def issue(
     await session.execute(
         delete(MfaChallenge).where(MfaChallenge.user_id == user.id, MfaChallenge.expires_at < now)
     )
-    token = secrets.token_urlsafe(32)
+    token = (ENROLLMENT_PREFIX if enrollment_required else "") + secrets.token_urlsafe(32)
     session.add(
         MfaChallenge(
             id=new_id(),
@@ -59,6 +66,11 @@ async def issue(
     )
     await session.flush()
     return PendingSecondFactor(challenge=token, enrollment_required=enrollment_required)
+
+
+def is_enrollment(token: str) -> bool:
+    """Whether `token` was issued as enrollment-required (once its hash is found)."""
+    return token.startswith(ENROLLMENT_PREFIX)
 
 
 async def tenant_of(factory: async_sessionmaker[AsyncSession], token: str) -> uuid.UUID | None:

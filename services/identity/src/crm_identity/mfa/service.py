@@ -58,6 +58,19 @@ async def start_enrollment(
 async def confirm_enrollment(session: AsyncSession, *, user_id: uuid.UUID, code: str) -> list[str]:
     """Enable the pending secret with a code it produced; the recovery codes, once."""
     user = await _locked_user(session, user_id)
+    codes = await enable_pending_secret(session, user=user, code=code)
+    if codes is None:
+        raise InvalidArgument(
+            "the code does not match the authenticator", code="invalid_mfa_code", field="code"
+        )
+    return codes
+
+
+async def enable_pending_secret(
+    session: AsyncSession, *, user: User, code: str
+) -> list[str] | None:
+    """Enable `user`'s pending secret if `code` is one it produced: the recovery codes,
+    shown once; None if the code does not match. The caller holds the user's row lock."""
     if user.totp_secret is not None:
         raise Conflict("a second factor is already enabled", code="mfa_already_enabled")
     pending = user.totp_pending_secret
@@ -66,9 +79,7 @@ async def confirm_enrollment(session: AsyncSession, *, user_id: uuid.UUID, code:
             "start an enrollment before confirming it", code="mfa_enrollment_not_started"
         )
     if not await totp.verify(session, user=user, secret=pending, code=code):
-        raise InvalidArgument(
-            "the code does not match the authenticator", code="invalid_mfa_code", field="code"
-        )
+        return None
     user.totp_secret = pending
     user.totp_pending_secret = None
     user.mfa_enabled_at = utcnow()

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63rm/identity/v1/mfa.proto\x12\x0f\x63rm.identity.v1\"\x1c\n\x1aStartTotpEnrollmentRequest\"5\n\x0eTotpEnrollment\x12\x0e\n\x06secret\x18\x01 \x01(\t\x12\x13\n\x0botpauth_uri\x18\x02 \x01(\t\",\n\x1c\x43onfirmTotpEnrollmentRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\"\x1e\n\rRecoveryCodes\x12\r\n\x05\x63odes\x18\x01 \x03(\t\"4\n\x12\x44isableTotpRequest\x12\x10\n\x08password\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\"\x15\n\x13\x44isableTotpResponse\".\n\x1eRegenerateRecoveryCodesRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\":\n\x17\x43ompleteMfaLoginRequest\x12\x11\n\tchallenge\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\"\x89\x01\n\x0eMfaLoginResult\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x12\n\ntoken_type\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x03\x12\x15\n\rrefresh_token\x18\x04 \x01(\t\x12\x11\n\ttenant_id\x18\x05 \x01(\t\x12\x0f\n\x07user_id\x18\x06 \x01(\t\"2\n\x1eSetTenantMfaRequirementRequest\x12\x10\n\x08required\x18\x01 \x01(\x08\"!\n\x1fSetTenantMfaRequirementResponse2\xfc\x04\n\nMfaService\x12\x63\n\x13StartTotpEnrollment\x12+.crm.identity.v1.StartTotpEnrollmentRequest\x1a\x1f.crm.identity.v1.TotpEnrollment\x12\x66\n\x15\x43onfirmTotpEnrollment\x12-.crm.identity.v1.ConfirmTotpEnrollmentRequest\x1a\x1e.crm.identity.v1.RecoveryCodes\x12X\n\x0b\x44isableTotp\x12#.crm.identity.v1.DisableTotpRequest\x1a$.crm.identity.v1.DisableTotpResponse\x12j\n\x17RegenerateRecoveryCodes\x12/.crm.identity.v1.RegenerateRecoveryCodesRequest\x1a\x1e.crm.identity.v1.RecoveryCodes\x12]\n\x10\x43ompleteMfaLogin\x12(.crm.identity.v1.CompleteMfaLoginRequest\x1a\x1f.crm.identity.v1.MfaLoginResult\x12|\n\x17SetTenantMfaRequirement\x12/.crm.identity.v1.SetTenantMfaRequirementRequest\x1a\x30.crm.identity.v1.SetTenantMfaRequirementResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63rm/identity/v1/mfa.proto\x12\x0f\x63rm.identity.v1\"/\n\x1aStartTotpEnrollmentRequest\x12\x11\n\tchallenge\x18\x01 \x01(\t\"5\n\x0eTotpEnrollment\x12\x0e\n\x06secret\x18\x01 \x01(\t\x12\x13\n\x0botpauth_uri\x18\x02 \x01(\t\"?\n\x1c\x43onfirmTotpEnrollmentRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x11\n\tchallenge\x18\x02 \x01(\t\"]\n\rRecoveryCodes\x12\r\n\x05\x63odes\x18\x01 \x03(\t\x12\x33\n\x05login\x18\x02 \x01(\x0b\x32\x1f.crm.identity.v1.MfaLoginResultH\x00\x88\x01\x01\x42\x08\n\x06_login\"4\n\x12\x44isableTotpRequest\x12\x10\n\x08password\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\"\x15\n\x13\x44isableTotpResponse\".\n\x1eRegenerateRecoveryCodesRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\":\n\x17\x43ompleteMfaLoginRequest\x12\x11\n\tchallenge\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\"\x89\x01\n\x0eMfaLoginResult\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x12\n\ntoken_type\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x03\x12\x15\n\rrefresh_token\x18\x04 \x01(\t\x12\x11\n\ttenant_id\x18\x05 \x01(\t\x12\x0f\n\x07user_id\x18\x06 \x01(\t\"2\n\x1eSetTenantMfaRequirementRequest\x12\x10\n\x08required\x18\x01 \x01(\x08\"!\n\x1fSetTenantMfaRequirementResponse2\xfc\x04\n\nMfaService\x12\x63\n\x13StartTotpEnrollment\x12+.crm.identity.v1.StartTotpEnrollmentRequest\x1a\x1f.crm.identity.v1.TotpEnrollment\x12\x66\n\x15\x43onfirmTotpEnrollment\x12-.crm.identity.v1.ConfirmTotpEnrollmentRequest\x1a\x1e.crm.identity.v1.RecoveryCodes\x12X\n\x0b\x44isableTotp\x12#.crm.identity.v1.DisableTotpRequest\x1a$.crm.identity.v1.DisableTotpResponse\x12j\n\x17RegenerateRecoveryCodes\x12/.crm.identity.v1.RegenerateRecoveryCodesRequest\x1a\x1e.crm.identity.v1.RecoveryCodes\x12]\n\x10\x43ompleteMfaLogin\x12(.crm.identity.v1.CompleteMfaLoginRequest\x1a\x1f.crm.identity.v1.MfaLoginResult\x12|\n\x17SetTenantMfaRequirement\x12/.crm.identity.v1.SetTenantMfaRequirementRequest\x1a\x30.crm.identity.v1.SetTenantMfaRequirementResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,27 +32,27 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.identity.v1.mfa_pb2', _
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_STARTTOTPENROLLMENTREQUEST']._serialized_start=46
-  _globals['_STARTTOTPENROLLMENTREQUEST']._serialized_end=74
-  _globals['_TOTPENROLLMENT']._serialized_start=76
-  _globals['_TOTPENROLLMENT']._serialized_end=129
-  _globals['_CONFIRMTOTPENROLLMENTREQUEST']._serialized_start=131
-  _globals['_CONFIRMTOTPENROLLMENTREQUEST']._serialized_end=175
-  _globals['_RECOVERYCODES']._serialized_start=177
-  _globals['_RECOVERYCODES']._serialized_end=207
-  _globals['_DISABLETOTPREQUEST']._serialized_start=209
-  _globals['_DISABLETOTPREQUEST']._serialized_end=261
-  _globals['_DISABLETOTPRESPONSE']._serialized_start=263
-  _globals['_DISABLETOTPRESPONSE']._serialized_end=284
-  _globals['_REGENERATERECOVERYCODESREQUEST']._serialized_start=286
-  _globals['_REGENERATERECOVERYCODESREQUEST']._serialized_end=332
-  _globals['_COMPLETEMFALOGINREQUEST']._serialized_start=334
-  _globals['_COMPLETEMFALOGINREQUEST']._serialized_end=392
-  _globals['_MFALOGINRESULT']._serialized_start=395
-  _globals['_MFALOGINRESULT']._serialized_end=532
-  _globals['_SETTENANTMFAREQUIREMENTREQUEST']._serialized_start=534
-  _globals['_SETTENANTMFAREQUIREMENTREQUEST']._serialized_end=584
-  _globals['_SETTENANTMFAREQUIREMENTRESPONSE']._serialized_start=586
-  _globals['_SETTENANTMFAREQUIREMENTRESPONSE']._serialized_end=619
-  _globals['_MFASERVICE']._serialized_start=622
-  _globals['_MFASERVICE']._serialized_end=1258
+  _globals['_STARTTOTPENROLLMENTREQUEST']._serialized_end=93
+  _globals['_TOTPENROLLMENT']._serialized_start=95
+  _globals['_TOTPENROLLMENT']._serialized_end=148
+  _globals['_CONFIRMTOTPENROLLMENTREQUEST']._serialized_start=150
+  _globals['_CONFIRMTOTPENROLLMENTREQUEST']._serialized_end=213
+  _globals['_RECOVERYCODES']._serialized_start=215
+  _globals['_RECOVERYCODES']._serialized_end=308
+  _globals['_DISABLETOTPREQUEST']._serialized_start=310
+  _globals['_DISABLETOTPREQUEST']._serialized_end=362
+  _globals['_DISABLETOTPRESPONSE']._serialized_start=364
+  _globals['_DISABLETOTPRESPONSE']._serialized_end=385
+  _globals['_REGENERATERECOVERYCODESREQUEST']._serialized_start=387
+  _globals['_REGENERATERECOVERYCODESREQUEST']._serialized_end=433
+  _globals['_COMPLETEMFALOGINREQUEST']._serialized_start=435
+  _globals['_COMPLETEMFALOGINREQUEST']._serialized_end=493
+  _globals['_MFALOGINRESULT']._serialized_start=496
+  _globals['_MFALOGINRESULT']._serialized_end=633
+  _globals['_SETTENANTMFAREQUIREMENTREQUEST']._serialized_start=635
+  _globals['_SETTENANTMFAREQUIREMENTREQUEST']._serialized_end=685
+  _globals['_SETTENANTMFAREQUIREMENTRESPONSE']._serialized_start=687
+  _globals['_SETTENANTMFAREQUIREMENTRESPONSE']._serialized_end=720
+  _globals['_MFASERVICE']._serialized_start=723
+  _globals['_MFASERVICE']._serialized_end=1359
 # @@protoc_insertion_point(module_scope)

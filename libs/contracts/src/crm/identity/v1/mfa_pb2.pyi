@@ -22,12 +22,19 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class StartTotpEnrollmentRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    CHALLENGE_FIELD_NUMBER: _builtins.int
+    challenge: _builtins.str
+    """Set only when enrolling during a login that requires it (a challenge answered
+    with mfa_enrollment_required); otherwise the caller's session is used.
+    """
     def __init__(
         self,
+        *,
+        challenge: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["challenge", b"challenge"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -61,15 +68,21 @@ class ConfirmTotpEnrollmentRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CODE_FIELD_NUMBER: _builtins.int
+    CHALLENGE_FIELD_NUMBER: _builtins.int
     code: _builtins.str
+    challenge: _builtins.str
+    """Set only when enrolling during a login that requires it (as in
+    StartTotpEnrollmentRequest); otherwise the caller's session is used.
+    """
     def __init__(
         self,
         *,
         code: _builtins.str = ...,
+        challenge: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["challenge", b"challenge", "code", b"code"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -82,18 +95,28 @@ class RecoveryCodes(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CODES_FIELD_NUMBER: _builtins.int
+    LOGIN_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def login(self) -> Global___MfaLoginResult:
+        """Set when the enrollment was confirmed with a login challenge: the login completes
+        in the same call, so no second code from a later time step is needed.
+        """
+
     def __init__(
         self,
         *,
         codes: _abc.Iterable[_builtins.str] | None = ...,
+        login: Global___MfaLoginResult | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_login", b"_login", "login", b"login"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["codes", b"codes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_login", b"_login", "codes", b"codes", "login", b"login"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__login: _TypeAlias = _typing.Literal["login"]  # noqa: Y015
+    _WhichOneofArgType__login: _TypeAlias = _typing.Literal["_login", b"_login"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__login) -> _WhichOneofReturnType__login | None: ...
 
 Global___RecoveryCodes: _TypeAlias = RecoveryCodes  # noqa: Y015
 

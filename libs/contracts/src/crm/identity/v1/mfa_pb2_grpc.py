@@ -28,7 +28,9 @@ if _version_not_supported:
 class MfaServiceStub:
     """TOTP second factor (RFC 6238) with one-time recovery codes. CompleteMfaLogin is
     public: the challenge token from a login that needs a second factor is its
-    credential.
+    credential. StartTotpEnrollment and ConfirmTotpEnrollment take either the caller's
+    session or, for a login whose tenant requires a second factor the user has not
+    enrolled yet, that login's challenge; enrolling with it completes the login.
     """
 
     def __init__(self, channel):
@@ -72,7 +74,9 @@ class MfaServiceStub:
 class MfaServiceServicer:
     """TOTP second factor (RFC 6238) with one-time recovery codes. CompleteMfaLogin is
     public: the challenge token from a login that needs a second factor is its
-    credential.
+    credential. StartTotpEnrollment and ConfirmTotpEnrollment take either the caller's
+    session or, for a login whose tenant requires a second factor the user has not
+    enrolled yet, that login's challenge; enrolling with it completes the login.
     """
 
     def StartTotpEnrollment(self, request, context):
@@ -156,7 +160,9 @@ def add_MfaServiceServicer_to_server(servicer, server):
 class MfaService:
     """TOTP second factor (RFC 6238) with one-time recovery codes. CompleteMfaLogin is
     public: the challenge token from a login that needs a second factor is its
-    credential.
+    credential. StartTotpEnrollment and ConfirmTotpEnrollment take either the caller's
+    session or, for a login whose tenant requires a second factor the user has not
+    enrolled yet, that login's challenge; enrolling with it completes the login.
     """
 
     @staticmethod

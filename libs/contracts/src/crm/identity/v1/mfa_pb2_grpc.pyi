@@ -29,7 +29,9 @@ GRPC_VERSION: str
 class MfaServiceStub:
     """TOTP second factor (RFC 6238) with one-time recovery codes. CompleteMfaLogin is
     public: the challenge token from a login that needs a second factor is its
-    credential.
+    credential. StartTotpEnrollment and ConfirmTotpEnrollment take either the caller's
+    session or, for a login whose tenant requires a second factor the user has not
+    enrolled yet, that login's challenge; enrolling with it completes the login.
     """
 
     @_typing.overload
@@ -48,7 +50,9 @@ class MfaServiceStub:
 class MfaServiceAsyncStub(MfaServiceStub):
     """TOTP second factor (RFC 6238) with one-time recovery codes. CompleteMfaLogin is
     public: the challenge token from a login that needs a second factor is its
-    credential.
+    credential. StartTotpEnrollment and ConfirmTotpEnrollment take either the caller's
+    session or, for a login whose tenant requires a second factor the user has not
+    enrolled yet, that login's challenge; enrolling with it completes the login.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -63,7 +67,9 @@ class MfaServiceAsyncStub(MfaServiceStub):
 class MfaServiceServicer(metaclass=_abc_1.ABCMeta):
     """TOTP second factor (RFC 6238) with one-time recovery codes. CompleteMfaLogin is
     public: the challenge token from a login that needs a second factor is its
-    credential.
+    credential. StartTotpEnrollment and ConfirmTotpEnrollment take either the caller's
+    session or, for a login whose tenant requires a second factor the user has not
+    enrolled yet, that login's challenge; enrolling with it completes the login.
     """
 
     @_abc_1.abstractmethod

@@ -1,0 +1,200 @@
+"""`python -m bench.gateway`: the gateway's cost, measured side by side in one run.
+
+(a) Throughput of authenticated `GET /v1/contacts/{id}` through the gateway (auth and
+Redis rate limits on) over the same requests through the baseline gateway (both off).
+(b) p50/p99 of that read through gateway, gRPC and database, minus the same read done
+directly against the database. Rounds alternate the variants; figures are medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from bench.gateway.load import DirectRead, client, paired_latencies, throughput
+from bench.gateway.stack import (
+    RATE_LIMIT,
+    REDIS_URL,
+    Seed,
+    baseline_url,
+    bench_config,
+    runtime_dsn,
+    seed,
+    start_baseline,
+)
+from crm_devstack.stack import Stack
+
+THROUGHPUT_GOAL = 0.75
+P50_OVERHEAD_GOAL_MS = 1.5
+# However slow the machine, the run ends.
+TIME_LIMIT_SECONDS = 900
+
+
+@dataclass(frozen=True)
+class Options:
+    requests: int
+    warmup: int
+    concurrency: int
+    rounds: int
+    pairs: int
+
+
+def parse_options() -> Options:
+    parser = argparse.ArgumentParser(prog="python -m bench.gateway", description=__doc__)
+    parser.add_argument("--requests", type=int, default=3000, help="per variant and round")
+    parser.add_argument("--warmup", type=int, default=500, help="per variant, not measured")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pairs", type=int, default=1000, help="latency pairs per round")
+    args = parser.parse_args()
+    return Options(args.requests, args.warmup, args.concurrency, args.rounds, args.pairs)
+
+
+def percentile(samples: list[float], p: int) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[p - 1]
+
+
+def verdict(passed: bool) -> str:
+    return "met" if passed else "NOT met"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One contact read, reachable three ways: gateway on, gateway off, database."""
+
+    path: str
+    headers: dict[str, str]
+    on: httpx.AsyncClient
+    off: httpx.AsyncClient
+    direct: DirectRead
+
+
+async def compare_throughput(target: Target, options: Options) -> None:
+    print(
+        f"\n(a) throughput, {options.requests} requests per variant and round, "
+        f"concurrency {options.concurrency}"
+    )
+    ratios, ons, offs = [], [], []
+    for round_ in range(options.rounds):
+        rates: dict[str, float] = {}
+        # Alternate which variant goes first, so drift hits both alike.
+        order = [("on", target.on), ("off", target.off)][:: 1 if round_ % 2 == 0 else -1]
+        for name, http in order:
+            rates[name] = await throughput(
+                http,
+                target.path,
+                target.headers,
+                requests=options.requests,
+                concurrency=options.concurrency,
+            )
+        ons.append(rates["on"])
+        offs.append(rates["off"])
+        ratios.append(rates["on"] / rates["off"])
+        print(
+            f"  round {round_ + 1}: on {rates['on']:7.1f} req/s   "
+            f"off {rates['off']:7.1f} req/s   on/off {ratios[-1]:.3f}"
+        )
+    ratio = statistics.median(ratios)
+    print(
+        f"  median:  on {statistics.median(ons):7.1f} req/s   "
+        f"off {statistics.median(offs):7.1f} req/s   on/off {ratio:.3f}"
+        f"   (goal >= {THROUGHPUT_GOAL}: {verdict(ratio >= THROUGHPUT_GOAL)})"
+    )
+
+
+async def compare_latency(target: Target, options: Options) -> None:
+    print(
+        f"\n(b) latency in ms, one request at a time, {options.pairs} pairs per round "
+        "(gateway read, then direct read)"
+    )
+    rounds: list[tuple[float, float, float, float]] = []
+    for round_ in range(options.rounds):
+        gw, db = await paired_latencies(
+            target.on, target.path, target.headers, target.direct, pairs=options.pairs
+        )
+        rounds.append(
+            (percentile(gw, 50), percentile(gw, 99), percentile(db, 50), percentile(db, 99))
+        )
+        print(
+            f"  round {round_ + 1}: gateway p50 {rounds[-1][0]:5.2f} p99 {rounds[-1][1]:5.2f}"
+            f"   database p50 {rounds[-1][2]:5.2f} p99 {rounds[-1][3]:5.2f}"
+        )
+    gw50, gw99, db50, db99 = (statistics.median(column) for column in zip(*rounds, strict=True))
+    print(
+        f"  median:  gateway p50 {gw50:5.2f} p99 {gw99:5.2f}"
+        f"   database p50 {db50:5.2f} p99 {db99:5.2f}\n"
+        f"  overhead (gateway + gRPC over database): p50 {gw50 - db50:.2f} ms, "
+        f"p99 {gw99 - db99:.2f} ms   (goal p50 <= {P50_OVERHEAD_GOAL_MS} ms: "
+        f"{verdict(gw50 - db50 <= P50_OVERHEAD_GOAL_MS)})"
+    )
+
+
+async def measure(options: Options, seed_: Seed, urls: tuple[str, str], dsn: str) -> None:
+    """Warm every path up, then (a) and (b)."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        async with (
+            client(urls[0], concurrency=options.concurrency) as on,
+            client(urls[1], concurrency=options.concurrency) as off,
+        ):
+            target = Target(
+                path=f"/v1/contacts/{seed_.contact_id}",
+                headers={"Authorization": f"Bearer {seed_.access_token}"},
+                on=on,
+                off=off,
+                direct=DirectRead(
+                    connection, tenant_id=seed_.tenant_id, contact_id=seed_.contact_id
+                ),
+            )
+            for http in (on, off):
+                await throughput(
+                    http,
+                    target.path,
+                    target.headers,
+                    requests=options.warmup,
+                    concurrency=options.concurrency,
+                )
+            await paired_latencies(on, target.path, target.headers, target.direct, pairs=50)
+            print(
+                f"GET /v1/contacts/{{id}} on 127.0.0.1, {options.rounds} rounds, medians across "
+                f"rounds\n  on: the gateway, auth + limit {RATE_LIMIT} in {REDIS_URL}\n"
+                "  off: the baseline gateway (the same app, auth dependency overridden)"
+            )
+            await compare_throughput(target, options)
+            await compare_latency(target, options)
+    finally:
+        await connection.close()
+
+
+def main() -> None:
+    options = parse_options()
+    config = bench_config()
+    # Kept after the run, for a look at what the processes logged.
+    logs = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
+    print(f"starting the platform (logs in {logs}) ...", flush=True)
+    with Stack(config, log_dir=logs) as stack:
+        seed_ = seed(stack.gateway_url)
+        start_baseline(stack, seed_.access_token)
+        asyncio.run(
+            asyncio.wait_for(
+                measure(
+                    options,
+                    seed_,
+                    (stack.gateway_url, baseline_url(config)),
+                    runtime_dsn(config),
+                ),
+                TIME_LIMIT_SECONDS,
+            )
+        )
+        stack.check()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""The measurements: throughput at bounded concurrency, and paired one-at-a-time latencies
+of the read through the gateway and the same read done directly against the database."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import asyncpg
+import httpx
+
+# The columns `select(Contact)` loads, filtered as crm-core's ORM filter and RLS do.
+CONTACT_SQL = """
+SELECT id, tenant_id, first_name, last_name, email, phone, owner_id, created_by,
+       updated_by, version, created_at, updated_at
+FROM contacts WHERE contacts.id = $1 AND contacts.tenant_id = $2
+"""
+
+
+class BenchError(RuntimeError):
+    """A read that did not succeed: the figures would measure errors, not reads."""
+
+
+def client(base_url: str, *, concurrency: int) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    return httpx.AsyncClient(base_url=base_url, limits=limits, timeout=10)
+
+
+async def get_ok(http: httpx.AsyncClient, path: str, headers: dict[str, str]) -> None:
+    response = await http.get(path, headers=headers)
+    if response.status_code != 200:
+        raise BenchError(f"GET {http.base_url}{path}: {response.status_code} {response.text}")
+
+
+async def throughput(
+    http: httpx.AsyncClient,
+    path: str,
+    headers: dict[str, str],
+    *,
+    requests: int,
+    concurrency: int,
+) -> float:
+    """Requests per second for `requests` GETs with at most `concurrency` in flight."""
+    remaining = requests
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await get_ok(http, path, headers)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return requests / (time.perf_counter() - started)
+
+
+class DirectRead:
+    """The contact read as crm-core's runtime role does it: one transaction with the
+    tenant set for RLS, then the row by id (prepared statements, as SQLAlchemy's)."""
+
+    def __init__(self, connection: asyncpg.Connection, *, tenant_id: str, contact_id: str):
+        self._connection = connection
+        self._tenant_id = tenant_id
+        self._key = (uuid.UUID(contact_id), uuid.UUID(tenant_id))
+
+    async def __call__(self) -> None:
+        async with self._connection.transaction():
+            await self._connection.execute(
+                "SELECT set_config('app.tenant_id', $1, true)", self._tenant_id
+            )
+            row = await self._connection.fetchrow(CONTACT_SQL, *self._key)
+        if row is None:
+            raise BenchError("the contact is not visible to the runtime role")
+
+
+async def paired_latencies(
+    http: httpx.AsyncClient,
+    path: str,
+    headers: dict[str, str],
+    direct: DirectRead,
+    *,
+    pairs: int,
+) -> tuple[list[float], list[float]]:
+    """Milliseconds of (gateway read, direct read), alternating one at a time."""
+    through_gateway: list[float] = []
+    directly: list[float] = []
+    for _ in range(pairs):
+        started = time.perf_counter()
+        await get_ok(http, path, headers)
+        middle = time.perf_counter()
+        await direct()
+        through_gateway.append((middle - started) * 1000)
+        directly.append((time.perf_counter() - middle) * 1000)
+    return through_gateway, directly

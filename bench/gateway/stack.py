@@ -1,0 +1,104 @@
+"""The platform for the benchmark: every process real, on its own databases and ports,
+plus the baseline gateway beside the real one, and one tenant with one contact."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import httpx
+
+from crm_devstack.processes import (
+    Job,
+    StackProcessError,
+    http_health_check,
+    module_command,
+    port_open,
+)
+from crm_devstack.stack import GATEWAY, SERVICES, Stack, StackConfig, gateway_env
+
+# `_bench` databases and ports 52051.. and 10000, beside `make run` (0) and e2e (1000).
+DATABASE_SUFFIX = "_bench"
+PORT_OFFSET = 2000
+# The machine's Redis, a database no test or `make run` uses.
+REDIS_URL = "redis://127.0.0.1:6379/14"
+# High enough never to refuse the benchmark's one user, tenant and IP, so every request
+# is counted (in Redis) and answered 200. Settings a gateway does not declare are ignored.
+RATE_LIMIT = "1000000/second"
+CRM_CORE = next(s for s in SERVICES if s.name == "crm-core")
+
+
+def bench_config() -> StackConfig:
+    return StackConfig(
+        database_suffix=DATABASE_SUFFIX,
+        port_offset=PORT_OFFSET,
+        rate_limit_storage_url=REDIS_URL,
+        extra_env={
+            "GATEWAY_RATE_LIMIT_DEFAULT": RATE_LIMIT,
+            "GATEWAY_RATE_LIMIT_TENANT": RATE_LIMIT,
+            "GATEWAY_RATE_LIMIT_IP": RATE_LIMIT,
+            # Outlive the run: an expired token would turn reads into 401s.
+            "IDENTITY_ACCESS_TOKEN_TTL_SECONDS": "3600",
+            "IDENTITY_BCRYPT_ROUNDS": "10",
+        },
+    )
+
+
+def baseline_url(config: StackConfig) -> str:
+    return f"http://{config.host}:{config.port(GATEWAY) + 1}"
+
+
+def start_baseline(stack: Stack, access_token: str) -> None:
+    """The gateway without auth and limits, on the gateway's port + 1; the stack stops it."""
+    config = stack.config
+    port = config.port(GATEWAY) + 1
+    if port_open(config.host, port):
+        raise StackProcessError(f"gateway-baseline cannot start: port {port} is in use")
+    env = {
+        **gateway_env(config),
+        "GATEWAY_HTTP_PORT": str(port),
+        "GATEWAY_RATE_LIMIT_STORAGE_URL": "memory://",
+        "BENCH_ACCESS_TOKEN": access_token,
+    }
+    ready = http_health_check(f"{baseline_url(config)}/healthz")
+    job = Job("gateway-baseline", module_command("bench.gateway.baseline"), env, ready)
+    stack.supervisor.start([job])
+
+
+def runtime_dsn(config: StackConfig) -> str:
+    """crm-core's database as its runtime role (RLS applies), for asyncpg."""
+    database = config.database(CRM_CORE)
+    url = config.database_url(database, user=f"{database}_app", password=config.app_password)
+    return url.replace("postgresql+asyncpg", "postgresql", 1)
+
+
+@dataclass(frozen=True)
+class Seed:
+    tenant_id: str
+    contact_id: str
+    access_token: str
+
+
+def seed(gateway_url: str) -> Seed:
+    """A new tenant (signed up through the gateway) with one contact."""
+    with httpx.Client(base_url=gateway_url, timeout=30) as client:
+        signup = client.post(
+            "/v1/auth/signup",
+            json={
+                "organization_name": "Bench",
+                "owner_name": "Bench Owner",
+                "email": f"bench-{uuid.uuid4().hex[:10]}@example.com",
+                "password": "correct horse battery staple",
+                "age_attested": True,
+            },
+        )
+        signup.raise_for_status()
+        body = signup.json()
+        headers = {"Authorization": f"Bearer {body['access_token']}"}
+        contact = client.post(
+            "/v1/contacts",
+            headers=headers,
+            json={"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"},
+        )
+        contact.raise_for_status()
+    return Seed(body["tenant_id"], contact.json()["id"], body["access_token"])

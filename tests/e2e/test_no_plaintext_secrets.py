@@ -1,7 +1,8 @@
 """After a full account scenario, no secret appears in any database or log line.
 
 Secrets: passwords, refresh tokens, password-reset tokens, API keys, invitation
-tokens. The databases are dumped with pg_dump (every table, as the owner) and the
+tokens. (TOTP secrets are stored as the authenticator's shared secret: see the
+identity README.) The databases are dumped with pg_dump (every table, as the owner) and the
 log files of every process are read whole. The outbox deletes published events, so
 the reset and invitation links that must travel to messaging do not linger.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,8 +20,9 @@ import pytest
 
 from crm_devstack.stack import SERVICES, Stack
 
-from .conftest import PASSWORD, Account
+from .conftest import PASSWORD, Account, log_in
 from .test_account_flows import NEW_PASSWORD, _reset_link
+from .test_users import _invite
 
 pytestmark = pytest.mark.e2e
 
@@ -77,6 +80,19 @@ class TestSecretsAtRest:
         )
         assert confirmed.status_code == 204
         secrets["new password"] = NEW_PASSWORD
+        # The reset ended every session: act as the owner through a fresh login.
+        fresh = (await log_in(api, tenant_a.email, NEW_PASSWORD)).json()
+        owner = replace(tenant_a, access_token=fresh["access_token"])
+        _, _, secrets["invitation token"] = await _invite(api, owner)
+        key = await api.post(
+            "/v1/api-keys",
+            json={"name": "scan", "scopes": ["contacts:read"]},
+            headers=owner.headers,
+        )
+        assert key.status_code == 201, key.text
+        secrets["API key"] = key.json()["key"]
+        as_key = {"Authorization": f"Bearer {secrets['API key']}"}
+        assert (await api.get("/v1/contacts", headers=as_key)).status_code == 200
         wrong = "a wrong password typed by someone"
         await api.post("/v1/auth/login", json={"email": tenant_a.email, "password": wrong})
         secrets["wrong password"] = wrong

@@ -35,6 +35,12 @@ class RequestContext:
     # W3C trace context of the request, forwarded on every downstream call.
     traceparent: str = ""
 
+    def require_user(self) -> uuid.UUID:
+        """The calling user (or API key) id; a call without one is refused."""
+        if self.user_id is None:
+            raise Unauthenticated("this call needs a signed-in user")
+        return self.user_id
+
     def require_tenant(self) -> uuid.UUID:
         if self.tenant_id is None:
             raise Unauthenticated("this call needs an authenticated tenant")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, text
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
 
+from crm_kit.context import current_context
 from crm_kit.db.models import TenantOwned
 
 TENANT_KEY = "tenant_id"
@@ -56,6 +57,13 @@ async def unit_of_work(
         session.info[GUCS_KEY] = dict(gucs or {})
         async with session.begin():
             yield session
+
+
+def caller_unit_of_work(
+    factory: async_sessionmaker[AsyncSession],
+) -> AbstractAsyncContextManager[AsyncSession]:
+    """A unit of work bound to the calling request's tenant (refused without one)."""
+    return unit_of_work(factory, tenant_id=current_context().require_tenant())
 
 
 def session_tenant(session: AsyncSession | Session) -> uuid.UUID:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from grpc.aio import ServicerContext
@@ -14,7 +13,7 @@ from crm_core.contacts import service as contacts
 from crm_core.pipelines import service as pipelines
 from crm_kit.authorization import require_scope
 from crm_kit.context import current_context
-from crm_kit.db.session import unit_of_work
+from crm_kit.db.session import caller_unit_of_work, unit_of_work
 
 CONTACT_SERVICE = contacts_pb2.DESCRIPTOR.services_by_name["ContactService"].full_name
 PIPELINE_SERVICE = pipelines_pb2.DESCRIPTOR.services_by_name["PipelineService"].full_name
@@ -24,14 +23,11 @@ PIPELINE_SERVICE = pipelines_pb2.DESCRIPTOR.services_by_name["PipelineService"].
 class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
     factory: async_sessionmaker[AsyncSession]
 
-    def _tenant_unit(self) -> AbstractAsyncContextManager[AsyncSession]:
-        return unit_of_work(self.factory, tenant_id=current_context().require_tenant())
-
     async def CreateContact(  # noqa: N802 - gRPC method name
         self, request: contacts_pb2.CreateContactRequest, context: ServicerContext
     ) -> contacts_pb2.Contact:
         require_scope("contacts:write")
-        async with self._tenant_unit() as session:
+        async with caller_unit_of_work(self.factory) as session:
             contact = await contacts.create(session, data=mappers.create_from_proto(request))
         return mappers.to_proto(contact)
 
@@ -39,7 +35,7 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
         self, request: contacts_pb2.GetContactRequest, context: ServicerContext
     ) -> contacts_pb2.Contact:
         require_scope("contacts:read")
-        async with self._tenant_unit() as session:
+        async with caller_unit_of_work(self.factory) as session:
             contact = await contacts.get(session, contact_id=mappers.parse_id(request.id))
         return mappers.to_proto(contact)
 
@@ -47,7 +43,7 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
         self, request: contacts_pb2.ListContactsRequest, context: ServicerContext
     ) -> contacts_pb2.ListContactsResponse:
         require_scope("contacts:read")
-        async with self._tenant_unit() as session:
+        async with caller_unit_of_work(self.factory) as session:
             page = await contacts.list_page(session, limit=request.limit, cursor=request.cursor)
         return contacts_pb2.ListContactsResponse(
             contacts=[mappers.to_proto(c) for c in page.contacts], next_cursor=page.next_cursor
@@ -57,7 +53,7 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
         self, request: contacts_pb2.UpdateContactRequest, context: ServicerContext
     ) -> contacts_pb2.Contact:
         require_scope("contacts:write")
-        async with self._tenant_unit() as session:
+        async with caller_unit_of_work(self.factory) as session:
             contact = await contacts.update(
                 session,
                 contact_id=mappers.parse_id(request.id),
@@ -69,7 +65,7 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
         self, request: contacts_pb2.DeleteContactRequest, context: ServicerContext
     ) -> contacts_pb2.DeleteContactResponse:
         require_scope("contacts:write")
-        async with self._tenant_unit() as session:
+        async with caller_unit_of_work(self.factory) as session:
             await contacts.delete(session, contact_id=mappers.parse_id(request.id))
         return contacts_pb2.DeleteContactResponse()
 

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC
 
 from grpc.aio import ServicerContext
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.identity.v1 import api_keys_pb2, api_keys_pb2_grpc
 from crm_identity.api_keys import mappers, resolution
 from crm_identity.api_keys import service as api_keys
 from crm_identity.api_keys.schemas import ApiKeyCreate
 from crm_identity.dependencies import IdentityDependencies
-from crm_kit.context import current_context
-from crm_kit.db.session import unit_of_work
+from crm_kit.db.session import caller_unit_of_work
 from crm_kit.validation import resource_id
 
 SERVICE_NAME = api_keys_pb2.DESCRIPTOR.services_by_name["ApiKeyService"].full_name
@@ -24,9 +21,6 @@ SERVICE_NAME = api_keys_pb2.DESCRIPTOR.services_by_name["ApiKeyService"].full_na
 @dataclass
 class ApiKeyServiceServicer(api_keys_pb2_grpc.ApiKeyServiceServicer):
     deps: IdentityDependencies
-
-    def _caller_unit(self) -> AbstractAsyncContextManager[AsyncSession]:
-        return unit_of_work(self.deps.factory, tenant_id=current_context().require_tenant())
 
     async def CreateApiKey(  # noqa: N802 - gRPC method name
         self, request: api_keys_pb2.CreateApiKeyRequest, context: ServicerContext
@@ -40,7 +34,7 @@ class ApiKeyServiceServicer(api_keys_pb2_grpc.ApiKeyServiceServicer):
                 else None
             ),
         )
-        async with self._caller_unit() as session:
+        async with caller_unit_of_work(self.deps.factory) as session:
             created = await api_keys.create(session, data=data)
         return api_keys_pb2.CreatedApiKey(
             api_key=mappers.to_api_key(created.api_key), key=created.key
@@ -49,7 +43,7 @@ class ApiKeyServiceServicer(api_keys_pb2_grpc.ApiKeyServiceServicer):
     async def ListApiKeys(  # noqa: N802
         self, request: api_keys_pb2.ListApiKeysRequest, context: ServicerContext
     ) -> api_keys_pb2.ListApiKeysResponse:
-        async with self._caller_unit() as session:
+        async with caller_unit_of_work(self.deps.factory) as session:
             found = await api_keys.list_keys(session)
         return api_keys_pb2.ListApiKeysResponse(api_keys=[mappers.to_api_key(k) for k in found])
 
@@ -57,7 +51,7 @@ class ApiKeyServiceServicer(api_keys_pb2_grpc.ApiKeyServiceServicer):
         self, request: api_keys_pb2.RevokeApiKeyRequest, context: ServicerContext
     ) -> api_keys_pb2.ApiKey:
         api_key_id = resource_id(request.id, resource="api_key")
-        async with self._caller_unit() as session:
+        async with caller_unit_of_work(self.deps.factory) as session:
             revoked = await api_keys.revoke(session, api_key_id=api_key_id)
         return mappers.to_api_key(revoked)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -21,7 +19,7 @@ from crm_identity.sessions import by_token
 from crm_identity.sessions import service as sessions
 from crm_kit.background import BackgroundTasks
 from crm_kit.context import current_context
-from crm_kit.db.session import unit_of_work
+from crm_kit.db.session import caller_unit_of_work, unit_of_work
 from crm_kit.validation import optional_uuid, resource_id
 
 SERVICE_NAME = identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name
@@ -79,15 +77,6 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     policies: LoginPolicies
     reset: passwords.ResetPolicy
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
-
-    def _caller_unit(self) -> AbstractAsyncContextManager[AsyncSession]:
-        return unit_of_work(self.factory, tenant_id=current_context().require_tenant())
-
-    @staticmethod
-    def _caller() -> uuid.UUID:
-        user_id = current_context().user_id
-        assert user_id is not None, "authenticated calls carry a user"
-        return user_id
 
     async def Signup(  # noqa: N802 - gRPC method name
         self, request: identity_pb2.SignupRequest, context: ServicerContext
@@ -149,32 +138,36 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def LogoutEverywhere(  # noqa: N802
         self, request: identity_pb2.LogoutEverywhereRequest, context: ServicerContext
     ) -> identity_pb2.LogoutResponse:
-        async with self._caller_unit() as session:
-            await sessions.end_all(session, user_id=self._caller(), reason="logout_everywhere")
+        async with caller_unit_of_work(self.factory) as session:
+            await sessions.end_all(
+                session, user_id=current_context().require_user(), reason="logout_everywhere"
+            )
         return identity_pb2.LogoutResponse()
 
     async def ListSessions(  # noqa: N802
         self, request: identity_pb2.ListSessionsRequest, context: ServicerContext
     ) -> identity_pb2.ListSessionsResponse:
-        async with self._caller_unit() as session:
-            found = await sessions.list_open(session, user_id=self._caller())
+        async with caller_unit_of_work(self.factory) as session:
+            found = await sessions.list_open(session, user_id=current_context().require_user())
         return identity_pb2.ListSessionsResponse(sessions=[_session(s) for s in found])
 
     async def EndSession(  # noqa: N802
         self, request: identity_pb2.EndSessionRequest, context: ServicerContext
     ) -> identity_pb2.LogoutResponse:
         session_id = resource_id(request.session_id, resource="session")
-        async with self._caller_unit() as session:
-            await sessions.end_own(session, user_id=self._caller(), session_id=session_id)
+        async with caller_unit_of_work(self.factory) as session:
+            await sessions.end_own(
+                session, user_id=current_context().require_user(), session_id=session_id
+            )
         return identity_pb2.LogoutResponse()
 
     async def ChangePassword(  # noqa: N802
         self, request: identity_pb2.ChangePasswordRequest, context: ServicerContext
     ) -> identity_pb2.ChangePasswordResponse:
-        async with self._caller_unit() as session:
+        async with caller_unit_of_work(self.factory) as session:
             await passwords.change_password(
                 session,
-                user_id=self._caller(),
+                user_id=current_context().require_user(),
                 current_password=request.current_password,
                 new_password=request.new_password,
                 hasher=self.policies.hasher,

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from grpc.aio import ServicerContext
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.identity.v1 import mfa_pb2, mfa_pb2_grpc
 from crm_identity.dependencies import IdentityDependencies
@@ -15,8 +12,7 @@ from crm_identity.mfa import login as mfa_login
 from crm_identity.mfa import service as mfa
 from crm_identity.sessions.service import TokenPair
 from crm_kit.context import current_context
-from crm_kit.db.session import unit_of_work
-from crm_kit.errors import Unauthenticated
+from crm_kit.db.session import caller_unit_of_work
 
 SERVICE_NAME = mfa_pb2.DESCRIPTOR.services_by_name["MfaService"].full_name
 
@@ -24,16 +20,6 @@ SERVICE_NAME = mfa_pb2.DESCRIPTOR.services_by_name["MfaService"].full_name
 @dataclass
 class MfaServiceServicer(mfa_pb2_grpc.MfaServiceServicer):
     deps: IdentityDependencies
-
-    def _caller_unit(self) -> AbstractAsyncContextManager[AsyncSession]:
-        return unit_of_work(self.deps.factory, tenant_id=current_context().require_tenant())
-
-    @staticmethod
-    def _caller() -> uuid.UUID:
-        user_id = current_context().user_id
-        if user_id is None:
-            raise Unauthenticated("this call needs a signed-in user")
-        return user_id
 
     async def StartTotpEnrollment(  # noqa: N802 - gRPC method name
         self, request: mfa_pb2.StartTotpEnrollmentRequest, context: ServicerContext
@@ -44,9 +30,9 @@ class MfaServiceServicer(mfa_pb2_grpc.MfaServiceServicer):
                 self.deps.factory, challenge=request.challenge, issuer=issuer
             )
         else:
-            async with self._caller_unit() as session:
+            async with caller_unit_of_work(self.deps.factory) as session:
                 enrollment = await mfa.start_enrollment(
-                    session, user_id=self._caller(), issuer=issuer
+                    session, user_id=current_context().require_user(), issuer=issuer
                 )
         return mfa_pb2.TotpEnrollment(secret=enrollment.secret, otpauth_uri=enrollment.otpauth_uri)
 
@@ -63,17 +49,19 @@ class MfaServiceServicer(mfa_pb2_grpc.MfaServiceServicer):
             return mfa_pb2.RecoveryCodes(
                 codes=enrolled.recovery_codes, login=_login_result(enrolled.tokens)
             )
-        async with self._caller_unit() as session:
-            codes = await mfa.confirm_enrollment(session, user_id=self._caller(), code=request.code)
+        async with caller_unit_of_work(self.deps.factory) as session:
+            codes = await mfa.confirm_enrollment(
+                session, user_id=current_context().require_user(), code=request.code
+            )
         return mfa_pb2.RecoveryCodes(codes=codes)
 
     async def DisableTotp(  # noqa: N802
         self, request: mfa_pb2.DisableTotpRequest, context: ServicerContext
     ) -> mfa_pb2.DisableTotpResponse:
-        async with self._caller_unit() as session:
+        async with caller_unit_of_work(self.deps.factory) as session:
             await mfa.disable(
                 session,
-                user_id=self._caller(),
+                user_id=current_context().require_user(),
                 password=request.password,
                 code=request.code,
                 hasher=self.deps.policies.hasher,
@@ -83,9 +71,9 @@ class MfaServiceServicer(mfa_pb2_grpc.MfaServiceServicer):
     async def RegenerateRecoveryCodes(  # noqa: N802
         self, request: mfa_pb2.RegenerateRecoveryCodesRequest, context: ServicerContext
     ) -> mfa_pb2.RecoveryCodes:
-        async with self._caller_unit() as session:
+        async with caller_unit_of_work(self.deps.factory) as session:
             codes = await mfa.regenerate_recovery_codes(
-                session, user_id=self._caller(), code=request.code
+                session, user_id=current_context().require_user(), code=request.code
             )
         return mfa_pb2.RecoveryCodes(codes=codes)
 
@@ -104,11 +92,11 @@ class MfaServiceServicer(mfa_pb2_grpc.MfaServiceServicer):
         self, request: mfa_pb2.SetTenantMfaRequirementRequest, context: ServicerContext
     ) -> mfa_pb2.SetTenantMfaRequirementResponse:
         ctx = current_context()
-        async with self._caller_unit() as session:
+        async with caller_unit_of_work(self.deps.factory) as session:
             await mfa.set_tenant_requirement(
                 session,
                 tenant_id=ctx.require_tenant(),
-                user_id=self._caller(),
+                user_id=current_context().require_user(),
                 roles=ctx.roles,
                 required=request.required,
             )

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc.aio import ServicerContext
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.identity.v1 import users_pb2, users_pb2_grpc
 from crm_identity.dependencies import IdentityDependencies
@@ -20,8 +17,7 @@ from crm_identity.users.roles import role_of
 from crm_identity.users.schemas import InvitationAcceptance, InvitationCreate, InvitationPolicy
 from crm_kit.context import current_context
 from crm_kit.db.models import utcnow
-from crm_kit.db.session import unit_of_work
-from crm_kit.errors import Unauthenticated
+from crm_kit.db.session import caller_unit_of_work
 from crm_kit.validation import resource_id
 
 SERVICE_NAME = users_pb2.DESCRIPTOR.services_by_name["UserService"].full_name
@@ -82,38 +78,33 @@ class UserServiceServicer(users_pb2_grpc.UserServiceServicer):
             ttl=timedelta(days=settings.invitation_ttl_days), url=settings.invitation_url
         )
 
-    def _caller_unit(self) -> AbstractAsyncContextManager[AsyncSession]:
-        return unit_of_work(self.deps.factory, tenant_id=current_context().require_tenant())
-
-    @staticmethod
-    def _caller() -> uuid.UUID:
-        user_id = current_context().user_id
-        if user_id is None:
-            raise Unauthenticated("this call needs a signed-in user")
-        return user_id
-
     async def ListUsers(  # noqa: N802 - gRPC method name
         self, request: users_pb2.ListUsersRequest, context: ServicerContext
     ) -> users_pb2.ListUsersResponse:
-        async with self._caller_unit() as session:
-            found = await users.list_users(session, actor_id=self._caller())
+        async with caller_unit_of_work(self.deps.factory) as session:
+            found = await users.list_users(session, actor_id=current_context().require_user())
         return users_pb2.ListUsersResponse(users=[_user(u) for u in found])
 
     async def GetUser(  # noqa: N802
         self, request: users_pb2.GetUserRequest, context: ServicerContext
     ) -> users_pb2.User:
         user_id = resource_id(request.id, resource="user") if request.id else None
-        async with self._caller_unit() as session:
-            user = await users.get_user(session, actor_id=self._caller(), user_id=user_id)
+        async with caller_unit_of_work(self.deps.factory) as session:
+            user = await users.get_user(
+                session, actor_id=current_context().require_user(), user_id=user_id
+            )
         return _user(user)
 
     async def ChangeRole(  # noqa: N802
         self, request: users_pb2.ChangeRoleRequest, context: ServicerContext
     ) -> users_pb2.User:
         user_id = resource_id(request.user_id, resource="user")
-        async with self._caller_unit() as session:
+        async with caller_unit_of_work(self.deps.factory) as session:
             user = await users.change_role(
-                session, actor_id=self._caller(), user_id=user_id, role=request.role
+                session,
+                actor_id=current_context().require_user(),
+                user_id=user_id,
+                role=request.role,
             )
         return _user(user)
 
@@ -121,51 +112,62 @@ class UserServiceServicer(users_pb2_grpc.UserServiceServicer):
         self, request: users_pb2.UserIdRequest, context: ServicerContext
     ) -> users_pb2.User:
         user_id = resource_id(request.user_id, resource="user")
-        async with self._caller_unit() as session:
-            user = await users.deactivate(session, actor_id=self._caller(), user_id=user_id)
+        async with caller_unit_of_work(self.deps.factory) as session:
+            user = await users.deactivate(
+                session, actor_id=current_context().require_user(), user_id=user_id
+            )
         return _user(user)
 
     async def ReactivateUser(  # noqa: N802
         self, request: users_pb2.UserIdRequest, context: ServicerContext
     ) -> users_pb2.User:
         user_id = resource_id(request.user_id, resource="user")
-        async with self._caller_unit() as session:
-            user = await users.reactivate(session, actor_id=self._caller(), user_id=user_id)
+        async with caller_unit_of_work(self.deps.factory) as session:
+            user = await users.reactivate(
+                session, actor_id=current_context().require_user(), user_id=user_id
+            )
         return _user(user)
 
     async def UnlockUser(  # noqa: N802
         self, request: users_pb2.UserIdRequest, context: ServicerContext
     ) -> users_pb2.User:
         user_id = resource_id(request.user_id, resource="user")
-        async with self._caller_unit() as session:
-            user = await users.unlock(session, actor_id=self._caller(), user_id=user_id)
+        async with caller_unit_of_work(self.deps.factory) as session:
+            user = await users.unlock(
+                session, actor_id=current_context().require_user(), user_id=user_id
+            )
         return _user(user)
 
     async def InviteUser(  # noqa: N802
         self, request: users_pb2.InviteUserRequest, context: ServicerContext
     ) -> users_pb2.Invitation:
         data = InvitationCreate(email=request.email, role=request.role, name=request.name)
-        async with self._caller_unit() as session:
+        async with caller_unit_of_work(self.deps.factory) as session:
             invitation = await invitations.invite(
-                session, actor_id=self._caller(), data=data, policy=self.invitation_policy
+                session,
+                actor_id=current_context().require_user(),
+                data=data,
+                policy=self.invitation_policy,
             )
         return _invitation(invitation)
 
     async def ListInvitations(  # noqa: N802
         self, request: users_pb2.ListInvitationsRequest, context: ServicerContext
     ) -> users_pb2.ListInvitationsResponse:
-        async with self._caller_unit() as session:
-            found = await invitations.list_invitations(session, actor_id=self._caller())
+        async with caller_unit_of_work(self.deps.factory) as session:
+            found = await invitations.list_invitations(
+                session, actor_id=current_context().require_user()
+            )
         return users_pb2.ListInvitationsResponse(invitations=[_invitation(i) for i in found])
 
     async def ResendInvitation(  # noqa: N802
         self, request: users_pb2.InvitationIdRequest, context: ServicerContext
     ) -> users_pb2.Invitation:
         invitation_id = resource_id(request.invitation_id, resource="invitation")
-        async with self._caller_unit() as session:
+        async with caller_unit_of_work(self.deps.factory) as session:
             invitation = await invitations.resend(
                 session,
-                actor_id=self._caller(),
+                actor_id=current_context().require_user(),
                 invitation_id=invitation_id,
                 policy=self.invitation_policy,
             )
@@ -175,9 +177,9 @@ class UserServiceServicer(users_pb2_grpc.UserServiceServicer):
         self, request: users_pb2.InvitationIdRequest, context: ServicerContext
     ) -> users_pb2.Invitation:
         invitation_id = resource_id(request.invitation_id, resource="invitation")
-        async with self._caller_unit() as session:
+        async with caller_unit_of_work(self.deps.factory) as session:
             invitation = await invitations.revoke(
-                session, actor_id=self._caller(), invitation_id=invitation_id
+                session, actor_id=current_context().require_user(), invitation_id=invitation_id
             )
         return _invitation(invitation)
 
@@ -200,15 +202,17 @@ class UserServiceServicer(users_pb2_grpc.UserServiceServicer):
     async def GetTenant(  # noqa: N802
         self, request: users_pb2.GetTenantRequest, context: ServicerContext
     ) -> users_pb2.Tenant:
-        async with self._caller_unit() as session:
-            found = await tenant.get_tenant(session, actor_id=self._caller())
+        async with caller_unit_of_work(self.deps.factory) as session:
+            found = await tenant.get_tenant(session, actor_id=current_context().require_user())
         return _tenant(found)
 
     async def SetTenantStatus(  # noqa: N802
         self, request: users_pb2.SetTenantStatusRequest, context: ServicerContext
     ) -> users_pb2.Tenant:
-        async with self._caller_unit() as session:
-            found = await tenant.set_status(session, actor_id=self._caller(), status=request.status)
+        async with caller_unit_of_work(self.deps.factory) as session:
+            found = await tenant.set_status(
+                session, actor_id=current_context().require_user(), status=request.status
+            )
         return _tenant(found)
 
 

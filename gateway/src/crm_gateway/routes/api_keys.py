@@ -72,7 +72,7 @@ async def list_api_keys(request: Request, caller: Caller) -> ApiKeyList:
     "/{api_key_id}",
     summary="Revoke an API key; it stops working within seconds",
     response_model=ApiKey,
-    responses=problems(401, 403, 404),
+    responses=problems(401, 403, 404, 422),
 )
 async def revoke_api_key(api_key_id: str, request: Request, caller: Caller) -> ApiKey:
     revoked = await request.app.state.upstreams.api_keys.RevokeApiKey(

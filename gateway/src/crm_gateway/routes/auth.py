@@ -110,6 +110,7 @@ async def logout(body: LogoutRequest, request: Request) -> Response:
 @router.post(
     "/password-reset",
     status_code=202,
+    response_class=Response,
     summary="Email a password-reset link",
     description="Answers 202 whether or not the email has an account, so nobody can "
     "learn which emails do. The link is valid for 30 minutes and works once.",

@@ -93,7 +93,7 @@ async def list_contacts(
     "/{contact_id}",
     summary="Get a contact",
     response_model=Contact,
-    responses=problems(401, 403, 404),
+    responses=problems(401, 403, 404, 422),
 )
 async def get_contact(
     contact_id: str, request: Request, response: Response, caller: ContactsReader
@@ -138,7 +138,7 @@ async def update_contact(
     "/{contact_id}",
     status_code=204,
     summary="Delete a contact",
-    responses=problems(401, 403, 404),
+    responses=problems(401, 403, 404, 422),
 )
 async def delete_contact(contact_id: str, request: Request, caller: ContactsWriter) -> Response:
     await request.app.state.upstreams.contacts.DeleteContact(

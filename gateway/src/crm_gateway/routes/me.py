@@ -56,7 +56,7 @@ async def end_all_sessions(request: Request, caller: Caller) -> Response:
     "/sessions/{session_id}",
     status_code=204,
     summary="End one of your sessions",
-    responses=problems(401, 404),
+    responses=problems(401, 404, 422),
 )
 async def end_session(session_id: str, request: Request, caller: Caller) -> Response:
     await request.app.state.upstreams.identity.EndSession(

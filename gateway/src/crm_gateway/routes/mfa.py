@@ -181,7 +181,7 @@ async def regenerate_recovery_codes(
     description="To turn it on you must have a second factor yourself. Users without one "
     "then enroll one when they next log in (`POST /v1/auth/mfa/enroll`).",
     response_model=TenantMfaRequirement,
-    responses=problems(401, 403, 412, 422),
+    responses=problems(401, 403, 409, 412, 422),
 )
 async def set_tenant_mfa_requirement(
     body: TenantMfaRequirement, request: Request, caller: Caller

@@ -12,9 +12,12 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The error responses of a route: its own, plus those any request can meet (a body
+    that cannot be parsed, or an upstream's OUT_OF_RANGE: 400; a limit: 429; an
+    unavailable service: 503)."""
     return {
         status: {"model": ProblemDetails, "content": {PROBLEM_MEDIA_TYPE: {}}}
-        for status in (*statuses, 429, 503)
+        for status in sorted({*statuses, 400, 429, 503})
     }
 
 

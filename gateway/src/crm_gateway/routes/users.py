@@ -89,7 +89,7 @@ async def get_me(request: Request, caller: Caller) -> User:
     "/users/{user_id}",
     summary="Get a user",
     response_model=User,
-    responses=problems(401, 404),
+    responses=problems(401, 404, 422),
 )
 async def get_user(user_id: str, request: Request, caller: Caller) -> User:
     message = await request.app.state.upstreams.users.GetUser(users_pb2.GetUserRequest(id=user_id))
@@ -118,7 +118,7 @@ async def change_role(user_id: str, body: RoleChange, request: Request, caller: 
     description="Owners and admins only (an owner for an owner). The last active owner "
     "cannot be deactivated (`last_owner`).",
     response_model=User,
-    responses=problems(401, 403, 404, 412),
+    responses=problems(401, 403, 404, 412, 422),
 )
 async def deactivate_user(user_id: str, request: Request, caller: Caller) -> User:
     message = await request.app.state.upstreams.users.DeactivateUser(
@@ -131,7 +131,7 @@ async def deactivate_user(user_id: str, request: Request, caller: Caller) -> Use
     "/users/{user_id}/reactivate",
     summary="Reactivate a deactivated user",
     response_model=User,
-    responses=problems(401, 403, 404),
+    responses=problems(401, 403, 404, 422),
 )
 async def reactivate_user(user_id: str, request: Request, caller: Caller) -> User:
     message = await request.app.state.upstreams.users.ReactivateUser(
@@ -144,7 +144,7 @@ async def reactivate_user(user_id: str, request: Request, caller: Caller) -> Use
     "/users/{user_id}/unlock",
     summary="Lift a user's lockout after failed logins",
     response_model=User,
-    responses=problems(401, 403, 404),
+    responses=problems(401, 403, 404, 422),
 )
 async def unlock_user(user_id: str, request: Request, caller: Caller) -> User:
     message = await request.app.state.upstreams.users.UnlockUser(
@@ -213,7 +213,7 @@ async def accept_invitation(body: InvitationAcceptance, request: Request) -> Inv
     summary="Send an invitation again with a new link and a fresh expiry",
     description="The previous link stops working.",
     response_model=Invitation,
-    responses=problems(401, 403, 404, 409),
+    responses=problems(401, 403, 404, 409, 422),
 )
 async def resend_invitation(invitation_id: str, request: Request, caller: Caller) -> Invitation:
     message = await request.app.state.upstreams.users.ResendInvitation(
@@ -226,7 +226,7 @@ async def resend_invitation(invitation_id: str, request: Request, caller: Caller
     "/invitations/{invitation_id}",
     summary="Revoke an invitation: its link stops working",
     response_model=Invitation,
-    responses=problems(401, 403, 404, 409),
+    responses=problems(401, 403, 404, 409, 422),
 )
 async def revoke_invitation(invitation_id: str, request: Request, caller: Caller) -> Invitation:
     message = await request.app.state.upstreams.users.RevokeInvitation(

@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
@@ -99,10 +99,6 @@ class Decision:
 
 
 Check = tuple[RateLimitPolicy, str]
-
-
-class GcraStore(Protocol):
-    async def hit(self, checks: Sequence[Check]) -> list[Decision]: ...
 
 
 class RedisGcra:

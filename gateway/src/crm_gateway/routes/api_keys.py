@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Literal
+from datetime import UTC
 
 from fastapi import APIRouter, Depends, Request
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.identity.v1 import api_keys_pb2
 from crm_gateway.routes.responses import no_store, problems
 from crm_gateway.schemas.api_keys import ApiKey, ApiKeyCreate, ApiKeyList, CreatedApiKey
 from crm_gateway.security import Caller
+from crm_kit.timestamps import optional_datetime
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
-
-
-def _optional_time(
-    message: api_keys_pb2.ApiKey, field: Literal["expires_at", "last_used_at", "revoked_at"]
-) -> datetime | None:
-    if not message.HasField(field):
-        return None
-    stamp: Timestamp = getattr(message, field)
-    return stamp.ToDatetime(tzinfo=UTC)
 
 
 def to_api_key(message: api_keys_pb2.ApiKey) -> ApiKey:
@@ -31,11 +21,11 @@ def to_api_key(message: api_keys_pb2.ApiKey) -> ApiKey:
         name=message.name,
         display_prefix=message.display_prefix,
         scopes=list(message.scopes),
-        expires_at=_optional_time(message, "expires_at"),
-        last_used_at=_optional_time(message, "last_used_at"),
+        expires_at=optional_datetime(message, "expires_at"),
+        last_used_at=optional_datetime(message, "last_used_at"),
         created_by=message.created_by or None,
         created_at=message.created_at.ToDatetime(tzinfo=UTC),
-        revoked_at=_optional_time(message, "revoked_at"),
+        revoked_at=optional_datetime(message, "revoked_at"),
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, Security
@@ -13,6 +12,7 @@ from crm_gateway.routes.responses import problems
 from crm_gateway.schemas import Contact, ContactCreate, ContactList, ContactUpdate
 from crm_gateway.security import authenticated
 from crm_kit.context import RequestContext
+from crm_kit.timestamps import to_datetime
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 
@@ -30,8 +30,8 @@ def to_contact(message: contacts_pb2.Contact) -> Contact:
         phone=message.phone,
         owner_id=message.owner_id or None,
         version=message.version,
-        created_at=message.created_at.ToDatetime(tzinfo=UTC),
-        updated_at=message.updated_at.ToDatetime(tzinfo=UTC),
+        created_at=to_datetime(message.created_at),
+        updated_at=to_datetime(message.updated_at),
         created_by=message.created_by or None,
         updated_by=message.updated_by or None,
     )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from fastapi import APIRouter, Depends, Request, Response
 
 from crm.identity.v1 import identity_pb2
 from crm_gateway.routes.responses import problems
 from crm_gateway.schemas import PasswordChange, Session, SessionList
 from crm_gateway.security import Caller, limit_auth_endpoint
+from crm_kit.timestamps import to_datetime
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
 
@@ -17,9 +16,9 @@ router = APIRouter(prefix="/v1/me", tags=["me"])
 def to_session(message: identity_pb2.Session) -> Session:
     return Session(
         id=message.id,
-        created_at=message.created_at.ToDatetime(tzinfo=UTC),
-        last_used_at=message.last_used_at.ToDatetime(tzinfo=UTC),
-        expires_at=message.expires_at.ToDatetime(tzinfo=UTC),
+        created_at=to_datetime(message.created_at),
+        last_used_at=to_datetime(message.last_used_at),
+        expires_at=to_datetime(message.expires_at),
         ip=message.ip,
         user_agent=message.user_agent,
         current=message.current,

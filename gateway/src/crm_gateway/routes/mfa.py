@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 
 from crm.identity.v1 import mfa_pb2
-from crm_gateway.routes.responses import problems
+from crm_gateway.routes.responses import no_store, problems
 from crm_gateway.schemas import TokenResponse
 from crm_gateway.schemas.mfa import (
     MfaEnrollmentConfirm,
@@ -25,7 +25,6 @@ from crm_gateway.security import Caller, limit_auth_endpoint
 router = APIRouter(prefix="/v1", tags=["mfa"])
 
 # Secrets and recovery codes must not linger in any cache on the way.
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 @router.post(
@@ -37,7 +36,7 @@ NO_STORE = {"Cache-Control": "no-store"}
     "the account lockout.",
     response_model=TokenResponse,
     responses=problems(401, 412, 422),
-    dependencies=[Depends(limit_auth_endpoint)],
+    dependencies=[Depends(limit_auth_endpoint), Depends(no_store)],
 )
 async def complete_login(body: MfaLoginRequest, request: Request) -> TokenResponse:
     result = await request.app.state.upstreams.mfa.CompleteMfaLogin(
@@ -63,15 +62,12 @@ async def complete_login(body: MfaLoginRequest, request: Request) -> TokenRespon
     "`POST /v1/auth/mfa/enroll/confirm` then turns it on and completes the login.",
     response_model=TotpEnrollment,
     responses=problems(401, 422),
-    dependencies=[Depends(limit_auth_endpoint)],
+    dependencies=[Depends(limit_auth_endpoint), Depends(no_store)],
 )
-async def start_enrollment_at_login(
-    body: MfaEnrollmentStart, request: Request, response: Response
-) -> TotpEnrollment:
+async def start_enrollment_at_login(body: MfaEnrollmentStart, request: Request) -> TotpEnrollment:
     enrollment = await request.app.state.upstreams.mfa.StartTotpEnrollment(
         mfa_pb2.StartTotpEnrollmentRequest(challenge=body.challenge)
     )
-    response.headers.update(NO_STORE)
     return TotpEnrollment(secret=enrollment.secret, otpauth_uri=enrollment.otpauth_uri)
 
 
@@ -85,15 +81,14 @@ async def start_enrollment_at_login(
     "account lockout.",
     response_model=MfaEnrollmentLogin,
     responses=problems(401, 409, 422),
-    dependencies=[Depends(limit_auth_endpoint)],
+    dependencies=[Depends(limit_auth_endpoint), Depends(no_store)],
 )
 async def confirm_enrollment_at_login(
-    body: MfaEnrollmentConfirm, request: Request, response: Response
+    body: MfaEnrollmentConfirm, request: Request
 ) -> MfaEnrollmentLogin:
     confirmed = await request.app.state.upstreams.mfa.ConfirmTotpEnrollment(
         mfa_pb2.ConfirmTotpEnrollmentRequest(challenge=body.challenge, code=body.code)
     )
-    response.headers.update(NO_STORE)
     login = confirmed.login
     return MfaEnrollmentLogin(
         access_token=login.access_token,
@@ -113,14 +108,12 @@ async def confirm_enrollment_at_login(
     "`POST /v1/me/mfa/totp/confirm` proves the app produces its codes.",
     response_model=TotpEnrollment,
     responses=problems(401, 409),
+    dependencies=[Depends(no_store)],
 )
-async def start_totp_enrollment(
-    request: Request, response: Response, caller: Caller
-) -> TotpEnrollment:
+async def start_totp_enrollment(request: Request, caller: Caller) -> TotpEnrollment:
     enrollment = await request.app.state.upstreams.mfa.StartTotpEnrollment(
         mfa_pb2.StartTotpEnrollmentRequest()
     )
-    response.headers.update(NO_STORE)
     return TotpEnrollment(secret=enrollment.secret, otpauth_uri=enrollment.otpauth_uri)
 
 
@@ -130,15 +123,14 @@ async def start_totp_enrollment(
     description="Answers ten one-time recovery codes, shown only this once.",
     response_model=RecoveryCodes,
     responses=problems(401, 409, 412, 422),
-    dependencies=[Depends(limit_auth_endpoint)],
+    dependencies=[Depends(limit_auth_endpoint), Depends(no_store)],
 )
 async def confirm_totp_enrollment(
-    body: TotpCode, request: Request, response: Response, caller: Caller
+    body: TotpCode, request: Request, caller: Caller
 ) -> RecoveryCodes:
     codes = await request.app.state.upstreams.mfa.ConfirmTotpEnrollment(
         mfa_pb2.ConfirmTotpEnrollmentRequest(code=body.code)
     )
-    response.headers.update(NO_STORE)
     return RecoveryCodes(codes=list(codes.codes))
 
 
@@ -163,15 +155,14 @@ async def disable_totp(body: TotpDisable, request: Request, caller: Caller) -> R
     description="The earlier codes stop working; the new ones are shown only this once.",
     response_model=RecoveryCodes,
     responses=problems(401, 412, 422),
-    dependencies=[Depends(limit_auth_endpoint)],
+    dependencies=[Depends(limit_auth_endpoint), Depends(no_store)],
 )
 async def regenerate_recovery_codes(
-    body: SecondFactor, request: Request, response: Response, caller: Caller
+    body: SecondFactor, request: Request, caller: Caller
 ) -> RecoveryCodes:
     codes = await request.app.state.upstreams.mfa.RegenerateRecoveryCodes(
         mfa_pb2.RegenerateRecoveryCodesRequest(code=body.code)
     )
-    response.headers.update(NO_STORE)
     return RecoveryCodes(codes=list(codes.codes))
 
 

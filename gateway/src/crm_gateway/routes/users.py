@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from fastapi import APIRouter, Depends, Request, Response
 
 from crm.identity.v1 import users_pb2
@@ -21,6 +19,7 @@ from crm_gateway.schemas.users import (
     UserList,
 )
 from crm_gateway.security import Caller, limit_auth_endpoint
+from crm_kit.timestamps import optional_datetime, to_datetime
 
 router = APIRouter(prefix="/v1", tags=["users"])
 
@@ -34,10 +33,8 @@ def to_user(message: users_pb2.User) -> User:
         role=message.role,
         status=message.status,
         mfa_enabled=message.mfa_enabled,
-        locked_until=message.locked_until.ToDatetime(tzinfo=UTC)
-        if message.HasField("locked_until")
-        else None,
-        created_at=message.created_at.ToDatetime(tzinfo=UTC),
+        locked_until=optional_datetime(message, "locked_until"),
+        created_at=to_datetime(message.created_at),
     )
 
 
@@ -47,9 +44,9 @@ def to_invitation(message: users_pb2.Invitation) -> Invitation:
         email=message.email,
         role=message.role,
         status=message.status,
-        expires_at=message.expires_at.ToDatetime(tzinfo=UTC),
+        expires_at=to_datetime(message.expires_at),
         invited_by=message.invited_by or None,
-        created_at=message.created_at.ToDatetime(tzinfo=UTC),
+        created_at=to_datetime(message.created_at),
     )
 
 
@@ -59,7 +56,7 @@ def to_tenant(message: users_pb2.Tenant) -> Tenant:
         name=message.name,
         status=message.status,
         mfa_required=message.mfa_required,
-        status_changed_at=message.status_changed_at.ToDatetime(tzinfo=UTC),
+        status_changed_at=to_datetime(message.status_changed_at),
     )
 
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from google.protobuf.any_pb2 import Any as AnyProto
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import DateTime, Index, LargeBinary, String
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from crm.events.v1 import envelope_pb2
 from crm_kit.context import current_context
 from crm_kit.db.models import new_id, utcnow
+from crm_kit.timestamps import to_timestamp
 
 
 class OutboxRecordMixin:
@@ -55,15 +55,13 @@ def build_envelope(
     *, event_type: str, source: str, tenant_id: uuid.UUID | None, payload: Message
 ) -> envelope_pb2.Envelope:
     ctx = current_context()
-    occurred_at = Timestamp()
-    occurred_at.FromDatetime(utcnow())
     packed = AnyProto()
     packed.Pack(payload)
     return envelope_pb2.Envelope(
         id=str(new_id()),
         type=event_type,
         tenant_id=str(tenant_id) if tenant_id else "",
-        occurred_at=occurred_at,
+        occurred_at=to_timestamp(utcnow()),
         source=source,
         actor=envelope_pb2.Actor(
             kind=ctx.actor_kind if ctx.user_id else "system",

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import uuid
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from crm.crm_core.v1 import contacts_pb2
 from crm_core.contacts.schemas import CONTACT_FIELDS, ContactCreate, ContactUpdate
 from crm_core.models import Contact
+from crm_kit.timestamps import to_timestamp
 from crm_kit.validation import optional_uuid, resource_id
 
 
 def parse_id(value: str) -> uuid.UUID:
     return resource_id(value, resource="contact")
-
-
-def _timestamp(value: object) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)  # type: ignore[arg-type]
-    return stamp
 
 
 def to_proto(contact: Contact) -> contacts_pb2.Contact:
@@ -31,8 +24,8 @@ def to_proto(contact: Contact) -> contacts_pb2.Contact:
         phone=contact.phone,
         owner_id=str(contact.owner_id) if contact.owner_id else "",
         version=contact.version,
-        created_at=_timestamp(contact.created_at),
-        updated_at=_timestamp(contact.updated_at),
+        created_at=to_timestamp(contact.created_at),
+        updated_at=to_timestamp(contact.updated_at),
         created_by=str(contact.created_by) if contact.created_by else "",
         updated_by=str(contact.updated_by) if contact.updated_by else "",
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -18,6 +17,7 @@ from crm_kit.context import current_context
 from crm_kit.db.models import new_id
 from crm_kit.db.session import session_tenant
 from crm_kit.errors import InvalidArgument, NotFound, StaleVersion
+from crm_kit.timestamps import to_timestamp
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -30,8 +30,6 @@ class ContactPage:
 
 
 def _snapshot(contact: Contact) -> events.ContactSnapshot:
-    updated_at = Timestamp()
-    updated_at.FromDatetime(contact.updated_at)
     return events.ContactSnapshot(
         id=str(contact.id),
         tenant_id=str(contact.tenant_id),
@@ -41,7 +39,7 @@ def _snapshot(contact: Contact) -> events.ContactSnapshot:
         phone=contact.phone,
         owner_id=str(contact.owner_id) if contact.owner_id else "",
         version=contact.version,
-        updated_at=updated_at,
+        updated_at=to_timestamp(contact.updated_at),
     )
 
 

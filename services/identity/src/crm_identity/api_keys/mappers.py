@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from crm.identity.v1 import api_keys_pb2
 from crm_identity.api_keys.schemas import ResolvedApiKey
 from crm_identity.models import ApiKey
-
-
-def _timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+from crm_kit.timestamps import optional_timestamp
 
 
 def to_api_key(api_key: ApiKey) -> api_keys_pb2.ApiKey:
@@ -25,11 +14,11 @@ def to_api_key(api_key: ApiKey) -> api_keys_pb2.ApiKey:
         name=api_key.name,
         display_prefix=api_key.display_prefix,
         scopes=api_key.scopes,
-        expires_at=_timestamp(api_key.expires_at),
-        last_used_at=_timestamp(api_key.last_used_at),
+        expires_at=optional_timestamp(api_key.expires_at),
+        last_used_at=optional_timestamp(api_key.last_used_at),
         created_by=str(api_key.created_by) if api_key.created_by else "",
-        created_at=_timestamp(api_key.created_at),
-        revoked_at=_timestamp(api_key.revoked_at),
+        created_at=optional_timestamp(api_key.created_at),
+        revoked_at=optional_timestamp(api_key.revoked_at),
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from grpc.aio import ServicerContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,6 +19,7 @@ from crm_identity.sessions import service as sessions
 from crm_kit.background import BackgroundTasks
 from crm_kit.context import current_context
 from crm_kit.db.session import caller_unit_of_work, unit_of_work
+from crm_kit.timestamps import to_timestamp
 from crm_kit.validation import optional_uuid, resource_id
 
 SERVICE_NAME = identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name
@@ -53,18 +53,12 @@ def _token_pair(pair: LoginResult) -> identity_pb2.TokenPair:
     )
 
 
-def _timestamp(value: object) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)  # type: ignore[arg-type]
-    return stamp
-
-
 def _session(user_session: UserSession) -> identity_pb2.Session:
     return identity_pb2.Session(
         id=str(user_session.id),
-        created_at=_timestamp(user_session.created_at),
-        last_used_at=_timestamp(user_session.last_used_at),
-        expires_at=_timestamp(user_session.expires_at),
+        created_at=to_timestamp(user_session.created_at),
+        last_used_at=to_timestamp(user_session.last_used_at),
+        expires_at=to_timestamp(user_session.expires_at),
         ip=user_session.ip,
         user_agent=user_session.user_agent,
         current=sessions.is_current(user_session),

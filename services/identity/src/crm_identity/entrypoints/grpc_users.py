@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from grpc.aio import ServicerContext
 
 from crm.identity.v1 import users_pb2, users_pb2_grpc
@@ -18,15 +17,10 @@ from crm_identity.users.schemas import InvitationAcceptance, InvitationCreate, I
 from crm_kit.context import current_context
 from crm_kit.db.models import utcnow
 from crm_kit.db.session import caller_unit_of_work
+from crm_kit.timestamps import to_timestamp
 from crm_kit.validation import resource_id
 
 SERVICE_NAME = users_pb2.DESCRIPTOR.services_by_name["UserService"].full_name
-
-
-def _timestamp(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 def _user(user: User) -> users_pb2.User:
@@ -38,10 +32,10 @@ def _user(user: User) -> users_pb2.User:
         role=role_of(user),
         status=user.status,
         mfa_enabled=user.mfa_enabled_at is not None,
-        created_at=_timestamp(user.created_at),
+        created_at=to_timestamp(user.created_at),
     )
     if user.locked_until is not None and user.locked_until > utcnow():
-        message.locked_until.CopyFrom(_timestamp(user.locked_until))
+        message.locked_until.CopyFrom(to_timestamp(user.locked_until))
     return message
 
 
@@ -51,9 +45,9 @@ def _invitation(invitation: Invitation) -> users_pb2.Invitation:
         email=invitation.email,
         role=invitation.role,
         status=invitations.status_of(invitation, now=utcnow()),
-        expires_at=_timestamp(invitation.expires_at),
+        expires_at=to_timestamp(invitation.expires_at),
         invited_by=str(invitation.invited_by) if invitation.invited_by else "",
-        created_at=_timestamp(invitation.created_at),
+        created_at=to_timestamp(invitation.created_at),
     )
 
 
@@ -63,7 +57,7 @@ def _tenant(found: Tenant) -> users_pb2.Tenant:
         name=found.name,
         status=found.status,
         mfa_required=found.mfa_required,
-        status_changed_at=_timestamp(found.status_changed_at),
+        status_changed_at=to_timestamp(found.status_changed_at),
     )
 
 

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm.events.v1 import identity_pb2 as identity_events
 from crm_identity import activity
-from crm_identity.accounts.repository import LOGIN_EMAIL_GUC, user_repository
 from crm_identity.accounts.schemas import AuthenticatedUser, Credentials
 from crm_identity.accounts.service import normalize_email_or_blank
 from crm_identity.login.lockout import LockoutPolicy, record_failure, record_success
@@ -23,6 +22,7 @@ from crm_identity.passwords.hashing import PasswordHasher
 from crm_identity.sessions import service as sessions
 from crm_identity.tokens.access import TokenPolicy
 from crm_identity.tokens.keys import KeyStore
+from crm_identity.users.repository import LOGIN_EMAIL_GUC, user_repository
 from crm_kit.db.models import utcnow
 from crm_kit.db.session import unit_of_work
 from crm_kit.errors import Unauthenticated

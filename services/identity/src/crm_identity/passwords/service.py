@@ -13,13 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm.events.v1 import identity_pb2 as identity_events
 from crm_identity import activity
-from crm_identity.accounts.repository import LOGIN_EMAIL_GUC, user_repository
 from crm_identity.accounts.service import normalize_email_or_blank
 from crm_identity.login.lockout import record_success
 from crm_identity.models import PasswordResetToken, User
 from crm_identity.passwords.hashing import PasswordHasher
 from crm_identity.passwords.policy import check_password_policy
 from crm_identity.sessions import service as sessions
+from crm_identity.users.repository import LOGIN_EMAIL_GUC, user_repository
 from crm_kit.context import current_context
 from crm_kit.db.models import new_id, utcnow
 from crm_kit.db.session import unit_of_work

@@ -22,7 +22,7 @@ from crm_identity.users.repository import (
     INVITATION_TOKEN_GUC,
     invitation_repository,
     tenant_repository,
-    tenant_user_repository,
+    user_repository,
 )
 from crm_identity.users.roles import OWNER, Actor, checked_role, load_actor
 from crm_identity.users.schemas import (
@@ -89,7 +89,7 @@ async def invite(
     if role == OWNER:
         actor.require_owner("invite an owner")
     await invitation_repository.serialize_email(session, email)
-    existing = await tenant_user_repository.by_email(session, email)
+    existing = await user_repository.by_email(session, email)
     if existing is not None:
         if existing.status == "active":
             raise Conflict("this email already belongs to a user here", code="user_exists")
@@ -208,7 +208,7 @@ async def _join(
         acceptance.name or invitation.name, field="name", max_length=200, required=True
     )
     await invitation_repository.serialize_email(session, invitation.email_normalized)
-    if await tenant_user_repository.by_email(session, invitation.email_normalized) is not None:
+    if await user_repository.by_email(session, invitation.email_normalized) is not None:
         raise Conflict("this email already belongs to a user here", code="user_exists")
     user = User(
         id=new_id(),

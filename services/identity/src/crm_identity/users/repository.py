@@ -1,4 +1,4 @@
-"""Every query of this area: the tenant's users and its invitations."""
+"""Every query on users (the tenant's, and login's narrow cross-tenant lookup) and invitations."""
 
 from __future__ import annotations
 
@@ -11,12 +11,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_identity.models import Invitation, Tenant, User
 from crm_kit.db.session import session_tenant
 
+# Set per transaction by login and password reset: an RLS policy on users lets such a
+# transaction read the rows with exactly that email, across tenants, and nothing else.
+LOGIN_EMAIL_GUC = "app.login_email"
+
 # Set per transaction by AcceptInvitation: an RLS policy on invitations lets such a
 # transaction read the one row with exactly this token hash, across tenants.
 INVITATION_TOKEN_GUC = "app.invitation_token_hash"
 
 
-class TenantUserRepository:
+class UserRepository:
+    async def login_candidates(self, session: AsyncSession, email_normalized: str) -> list[User]:
+        """Users with this email in any tenant (the session must carry LOGIN_EMAIL_GUC)."""
+        result = await session.scalars(
+            select(User)
+            .where(User.email_normalized == email_normalized)
+            .execution_options(skip_tenant_filter=True)
+        )
+        return list(result)
+
     async def get(self, session: AsyncSession, user_id: uuid.UUID) -> User | None:
         return await session.scalar(select(User).where(User.id == user_id))
 
@@ -128,6 +141,6 @@ class TenantRepository:
         return await session.get(Tenant, session_tenant(session))
 
 
-tenant_user_repository = TenantUserRepository()
+user_repository = UserRepository()
 invitation_repository = InvitationRepository()
 tenant_repository = TenantRepository()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_identity.models import User
-from crm_identity.users.repository import tenant_user_repository
+from crm_identity.users.repository import user_repository
 from crm_kit.errors import InvalidArgument, PermissionDenied, Unauthenticated
 
 OWNER = "owner"
@@ -61,7 +61,7 @@ class Actor:
 
 async def load_actor(session: AsyncSession, *, user_id: uuid.UUID) -> Actor:
     """The caller as the database knows them; a deactivated or vanished caller is refused."""
-    user = await tenant_user_repository.get(session, user_id)
+    user = await user_repository.get(session, user_id)
     if user is None or user.status != "active":
         raise Unauthenticated("this account is not active", code="account_inactive")
     return Actor(user_id=user.id, role=role_of(user))

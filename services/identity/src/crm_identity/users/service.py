@@ -14,7 +14,7 @@ from crm_identity.models import User
 from crm_identity.revocation import revoke_access
 from crm_identity.sessions import service as sessions
 from crm_identity.users import events
-from crm_identity.users.repository import tenant_user_repository
+from crm_identity.users.repository import user_repository
 from crm_identity.users.roles import OWNER, Actor, checked_role, load_actor, role_of
 from crm_kit.errors import NotFound, PreconditionFailed
 
@@ -27,7 +27,7 @@ def _not_found() -> NotFound:
 
 
 async def _locked_target(session: AsyncSession, user_id: uuid.UUID) -> User:
-    user = await tenant_user_repository.lock(session, user_id)
+    user = await user_repository.lock(session, user_id)
     if user is None:
         raise _not_found()
     return user
@@ -42,7 +42,7 @@ async def _manager_and_owners(
     deactivations of owners take turns without deadlocking; reading the caller after
     the lock means an owner demoted a moment ago no longer acts as one.
     """
-    owners = await tenant_user_repository.lock_active_holders(session, role=OWNER)
+    owners = await user_repository.lock_active_holders(session, role=OWNER)
     actor = await load_actor(session, user_id=actor_id)
     actor.require_manager()
     return actor, owners
@@ -58,7 +58,7 @@ def _refuse_last_owner(owners: list[uuid.UUID], leaving: uuid.UUID) -> None:
 async def list_users(session: AsyncSession, *, actor_id: uuid.UUID) -> list[User]:
     """Every role may read the directory (to assign work, mention people)."""
     await load_actor(session, user_id=actor_id)
-    return await tenant_user_repository.list_all(session)
+    return await user_repository.list_all(session)
 
 
 async def get_user(
@@ -66,7 +66,7 @@ async def get_user(
 ) -> User:
     """One user of the caller's tenant; `None` is the caller."""
     actor = await load_actor(session, user_id=actor_id)
-    user = await tenant_user_repository.get(session, user_id or actor.user_id)
+    user = await user_repository.get(session, user_id or actor.user_id)
     if user is None:
         raise _not_found()
     return user

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm.crm_core.v1 import contacts_pb2_grpc, pipelines_pb2_grpc
+from crm.crm_core.v1 import (
+    companies_pb2_grpc,
+    contacts_pb2_grpc,
+    custom_fields_pb2_grpc,
+    pipelines_pb2_grpc,
+)
 from crm_core.entrypoints.consumers import build_consumer
 from crm_core.entrypoints.grpc_server import (
     CONTACT_SERVICE,
     PIPELINE_SERVICE,
     ContactServicer,
     PipelineServicer,
+)
+from crm_core.entrypoints.records_grpc import (
+    COMPANY_SERVICE,
+    CUSTOM_FIELD_SERVICE,
+    CompanyServicer,
+    CustomFieldServicer,
 )
 from crm_core.models import OutboxRecord
 from crm_kit.grpc.server import ServiceRegistration
@@ -21,6 +32,8 @@ from crm_kit.settings import ServiceSettings
 def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) -> ServiceParts:
     contacts = ContactServicer(factory)
     pipelines = PipelineServicer(factory)
+    companies = CompanyServicer(factory)
+    custom_fields = CustomFieldServicer(factory)
     return ServiceParts(
         registrations=[
             ServiceRegistration(
@@ -33,6 +46,18 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
                 PIPELINE_SERVICE,
                 lambda server: pipelines_pb2_grpc.add_PipelineServiceServicer_to_server(
                     pipelines, server
+                ),
+            ),
+            ServiceRegistration(
+                COMPANY_SERVICE,
+                lambda server: companies_pb2_grpc.add_CompanyServiceServicer_to_server(
+                    companies, server
+                ),
+            ),
+            ServiceRegistration(
+                CUSTOM_FIELD_SERVICE,
+                lambda server: custom_fields_pb2_grpc.add_CustomFieldServiceServicer_to_server(
+                    custom_fields, server
                 ),
             ),
         ],

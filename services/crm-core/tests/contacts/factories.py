@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,8 +19,9 @@ async def create_contact(
     tenant: uuid.UUID,
     first_name: str = "Ada",
     email: str = "ada@example.com",
+    **extra: Any,
 ) -> Contact:
     async with unit_of_work(factory, tenant_id=tenant) as session:
         return await contacts.create(
-            session, data=ContactCreate(first_name=first_name, email=email)
+            session, data=ContactCreate(first_name=first_name, email=email, **extra)
         )

@@ -119,7 +119,10 @@ class TestSchemaRules:
         # The outbox is read by the relay across tenants; only this service's role reads it.
         tables.pop("outbox")
         assert tables == {
+            "companies": (True, True, 1),
+            "contact_companies": (True, True, 1),
             "contacts": (True, True, 1),
+            "custom_field_definitions": (True, True, 1),
             "pipelines": (True, True, 1),
             "stages": (True, True, 1),
         }

@@ -7,11 +7,13 @@ import json
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.models import Contact
 from crm_kit.errors import InvalidArgument
+
+DUPLICATE_CANDIDATES_MAX = 10
 
 
 def encode_cursor(contact: Contact) -> str:
@@ -39,6 +41,25 @@ class ContactRepository:
         query = select(Contact).order_by(Contact.created_at, Contact.id).limit(limit + 1)
         if after is not None:
             query = query.where(tuple_(Contact.created_at, Contact.id) > tuple_(*after))
+        return list(await session.scalars(query))
+
+    async def duplicates(
+        self, session: AsyncSession, *, email: str, phone_e164: str
+    ) -> list[uuid.UUID]:
+        """Contacts with the same email (ignoring case) or the same E.164 phone."""
+        matches = []
+        if email:
+            matches.append(func.lower(Contact.email) == email.lower())
+        if phone_e164:
+            matches.append(Contact.phone_e164 == phone_e164)
+        if not matches:
+            return []
+        query = (
+            select(Contact.id)
+            .where(or_(*matches))
+            .order_by(Contact.created_at, Contact.id)
+            .limit(DUPLICATE_CANDIDATES_MAX)
+        )
         return list(await session.scalars(query))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -44,6 +45,10 @@ class ContactCreate:
     email: str = ""
     phone: str = ""
     owner_id: uuid.UUID | None = None
+    custom_fields: dict[str, Any] = field(default_factory=dict)
+    # The first is the primary company.
+    company_ids: list[uuid.UUID] = field(default_factory=list)
+    allow_duplicate: bool = False
 
     def cleaned(self) -> ContactCreate:
         created = ContactCreate(
@@ -52,6 +57,9 @@ class ContactCreate:
             email=clean_email(self.email),
             phone=clean_phone(self.phone),
             owner_id=self.owner_id,
+            custom_fields=self.custom_fields,
+            company_ids=self.company_ids,
+            allow_duplicate=self.allow_duplicate,
         )
         if not (created.first_name or created.last_name or created.email):
             raise InvalidArgument(
@@ -64,10 +72,13 @@ class ContactCreate:
 
 @dataclass(frozen=True)
 class ContactUpdate:
-    """Only the fields in `changes` are touched."""
+    """Only the fields in `changes` are touched; custom values merge (None clears a key);
+    `company_ids`, when not None, replaces the contact's companies."""
 
     changes: dict[str, object] = field(default_factory=dict)
     expected_version: int | None = None
+    custom_fields: dict[str, Any] = field(default_factory=dict)
+    company_ids: list[uuid.UUID] | None = None
 
     def cleaned(self) -> dict[str, object]:
         cleaners: dict[str, Callable[[object], object]] = {

@@ -3,20 +3,34 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from crm.events.v1 import crm_core_pb2 as events
+from crm_core.companies.links import set_contact_companies
+from crm_core.companies.repository import company_repository
 from crm_core.contacts.repository import contact_repository, decode_cursor, encode_cursor
 from crm_core.contacts.schemas import ContactCreate, ContactUpdate
+from crm_core.custom_fields.field_types import normalize_phone
+from crm_core.custom_fields.record_values import (
+    RecordWrite,
+    changed_keys,
+    clear_references_to,
+    validated_values,
+)
 from crm_core.events import outbox
 from crm_core.models import Contact
+from crm_core.queries.search import Page, SearchParams, search
+from crm_core.records.mappers import dict_to_struct
+from crm_core.records.registry import CONTACTS
 from crm_kit.context import current_context
-from crm_kit.db.models import new_id
+from crm_kit.db.models import new_id, utcnow
 from crm_kit.db.session import session_tenant
-from crm_kit.errors import InvalidArgument, NotFound, StaleVersion
+from crm_kit.errors import Conflict, InvalidArgument, NotFound, StaleVersion
 from crm_kit.timestamps import to_timestamp
 
 DEFAULT_PAGE_SIZE = 50
@@ -29,7 +43,15 @@ class ContactPage:
     next_cursor: str
 
 
-def _snapshot(contact: Contact) -> events.ContactSnapshot:
+async def company_ids(
+    session: AsyncSession, contacts: Sequence[Contact]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """Each contact's companies, the primary first."""
+    return await company_repository.links_of(session, [c.id for c in contacts])
+
+
+async def _snapshot(session: AsyncSession, contact: Contact) -> events.ContactSnapshot:
+    companies = (await company_ids(session, [contact]))[contact.id]
     return events.ContactSnapshot(
         id=str(contact.id),
         tenant_id=str(contact.tenant_id),
@@ -40,31 +62,61 @@ def _snapshot(contact: Contact) -> events.ContactSnapshot:
         owner_id=str(contact.owner_id) if contact.owner_id else "",
         version=contact.version,
         updated_at=to_timestamp(contact.updated_at),
+        custom_fields=dict_to_struct(contact.custom_fields),
+        company_ids=[str(c) for c in companies],
     )
+
+
+async def find_duplicates(session: AsyncSession, *, email: str, phone: str) -> list[uuid.UUID]:
+    """Contacts that look like the same person: same email (any case) or same E.164 phone."""
+    return await contact_repository.duplicates(
+        session, email=email, phone_e164=normalize_phone(phone) or ""
+    )
+
+
+async def _refuse_duplicates(session: AsyncSession, clean: ContactCreate) -> None:
+    found = await find_duplicates(session, email=clean.email, phone=clean.phone)
+    if found:
+        raise Conflict(
+            "a contact with this email or phone exists; set allow_duplicate to create it anyway",
+            code="duplicate_contact",
+            candidates=[str(i) for i in found],
+        )
 
 
 async def create(session: AsyncSession, *, data: ContactCreate) -> Contact:
     tenant = session_tenant(session)
     clean = data.cleaned()
+    if not clean.allow_duplicate:
+        await _refuse_duplicates(session, clean)
     actor = current_context().user_id
+    contact_id = new_id()
+    custom = await validated_values(
+        session,
+        RecordWrite(CONTACTS, {}, clean.custom_fields, record_id=contact_id, creating=True),
+    )
     contact = Contact(
-        id=new_id(),
+        id=contact_id,
         tenant_id=tenant,
         first_name=clean.first_name,
         last_name=clean.last_name,
         email=clean.email,
         phone=clean.phone,
+        phone_e164=normalize_phone(clean.phone) or "",
         owner_id=clean.owner_id or actor,
         created_by=actor,
         updated_by=actor,
+        custom_fields=custom,
     )
     session.add(contact)
     await session.flush()
+    if clean.company_ids:
+        await set_contact_companies(session, contact_id=contact.id, company_ids=clean.company_ids)
     outbox.add(
         session,
         event_type="crm_core.contact.created",
         tenant_id=tenant,
-        payload=events.ContactCreated(contact=_snapshot(contact)),
+        payload=events.ContactCreated(contact=await _snapshot(session, contact)),
     )
     return contact
 
@@ -90,6 +142,36 @@ async def list_page(session: AsyncSession, *, limit: int, cursor: str) -> Contac
     return ContactPage(contacts=rows, next_cursor=encode_cursor(rows[-1]) if more else "")
 
 
+async def search_page(session: AsyncSession, *, params: SearchParams) -> Page:
+    """Contacts matching filters and a full-text query, in the requested sort."""
+    return await search(session, spec=CONTACTS, params=params)
+
+
+async def _apply_changes(session: AsyncSession, contact: Contact, data: ContactUpdate) -> list[str]:
+    """Sets what the update changes on the contact; the names of what changed."""
+    changes: dict[str, Any] = data.cleaned()
+    if "phone" in changes:
+        changes["phone_e164"] = normalize_phone(str(changes["phone"])) or ""
+    changed = sorted(name for name, value in changes.items() if getattr(contact, name) != value)
+    for name in changed:
+        setattr(contact, name, changes[name])
+    custom = await validated_values(
+        session,
+        RecordWrite(
+            CONTACTS, contact.custom_fields, data.custom_fields, contact.id, creating=False
+        ),
+    )
+    if custom != contact.custom_fields:
+        changed += changed_keys(contact.custom_fields, custom)
+        contact.custom_fields = custom
+    if data.company_ids is not None:
+        before = (await company_ids(session, [contact]))[contact.id]
+        await set_contact_companies(session, contact_id=contact.id, company_ids=data.company_ids)
+        if (await company_ids(session, [contact]))[contact.id] != before:
+            changed.append("company_ids")
+    return [name for name in changed if name != "phone_e164"]
+
+
 async def update(session: AsyncSession, *, contact_id: uuid.UUID, data: ContactUpdate) -> Contact:
     contact = await get(session, contact_id=contact_id)
     if data.expected_version is not None and data.expected_version != contact.version:
@@ -98,13 +180,11 @@ async def update(session: AsyncSession, *, contact_id: uuid.UUID, data: ContactU
             code="version_mismatch",
             version=contact.version,
         )
-    changes = data.cleaned()
-    changed = sorted(name for name, value in changes.items() if getattr(contact, name) != value)
+    changed = await _apply_changes(session, contact, data)
     if not changed:
         return contact
-    for name in changed:
-        setattr(contact, name, changes[name])
     contact.updated_by = current_context().user_id
+    contact.updated_at = utcnow()
     try:
         await session.flush()
     except StaleDataError as exc:
@@ -113,15 +193,19 @@ async def update(session: AsyncSession, *, contact_id: uuid.UUID, data: ContactU
         session,
         event_type="crm_core.contact.updated",
         tenant_id=contact.tenant_id,
-        payload=events.ContactUpdated(contact=_snapshot(contact), changed_fields=changed),
+        payload=events.ContactUpdated(
+            contact=await _snapshot(session, contact), changed_fields=changed
+        ),
     )
     return contact
 
 
 async def delete(session: AsyncSession, *, contact_id: uuid.UUID) -> None:
+    """Deletes the contact, its company links and relation values pointing at it."""
     contact = await get(session, contact_id=contact_id)
     await session.delete(contact)
     await session.flush()
+    await clear_references_to(session, target=CONTACTS.name, record_id=contact.id)
     outbox.add(
         session,
         event_type="crm_core.contact.deleted",

@@ -7,16 +7,29 @@ from dataclasses import dataclass
 from grpc.aio import ServicerContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm.crm_core.v1 import contacts_pb2, contacts_pb2_grpc, pipelines_pb2, pipelines_pb2_grpc
+from crm.crm_core.v1 import (
+    contacts_pb2,
+    contacts_pb2_grpc,
+    pipelines_pb2,
+    pipelines_pb2_grpc,
+    records_pb2,
+)
 from crm_core.contacts import mappers
 from crm_core.contacts import service as contacts
+from crm_core.models import Contact
 from crm_core.pipelines import service as pipelines
+from crm_core.records.mappers import search_from_proto
 from crm_kit.authorization import require_scope
 from crm_kit.context import current_context
 from crm_kit.db.session import caller_unit_of_work, unit_of_work
 
 CONTACT_SERVICE = contacts_pb2.DESCRIPTOR.services_by_name["ContactService"].full_name
 PIPELINE_SERVICE = pipelines_pb2.DESCRIPTOR.services_by_name["PipelineService"].full_name
+
+
+async def _encoded(session: AsyncSession, found: list[Contact]) -> list[contacts_pb2.Contact]:
+    companies = await contacts.company_ids(session, found)
+    return [mappers.to_proto(c, companies[c.id]) for c in found]
 
 
 @dataclass
@@ -29,7 +42,8 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
         require_scope("contacts:write")
         async with caller_unit_of_work(self.factory) as session:
             contact = await contacts.create(session, data=mappers.create_from_proto(request))
-        return mappers.to_proto(contact)
+            [encoded] = await _encoded(session, [contact])
+        return encoded
 
     async def GetContact(  # noqa: N802
         self, request: contacts_pb2.GetContactRequest, context: ServicerContext
@@ -37,7 +51,8 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
         require_scope("contacts:read")
         async with caller_unit_of_work(self.factory) as session:
             contact = await contacts.get(session, contact_id=mappers.parse_id(request.id))
-        return mappers.to_proto(contact)
+            [encoded] = await _encoded(session, [contact])
+        return encoded
 
     async def ListContacts(  # noqa: N802
         self, request: contacts_pb2.ListContactsRequest, context: ServicerContext
@@ -45,9 +60,27 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
         require_scope("contacts:read")
         async with caller_unit_of_work(self.factory) as session:
             page = await contacts.list_page(session, limit=request.limit, cursor=request.cursor)
-        return contacts_pb2.ListContactsResponse(
-            contacts=[mappers.to_proto(c) for c in page.contacts], next_cursor=page.next_cursor
-        )
+            encoded = await _encoded(session, page.contacts)
+        return contacts_pb2.ListContactsResponse(contacts=encoded, next_cursor=page.next_cursor)
+
+    async def SearchContacts(  # noqa: N802
+        self, request: records_pb2.SearchRequest, context: ServicerContext
+    ) -> contacts_pb2.ListContactsResponse:
+        require_scope("contacts:read")
+        async with caller_unit_of_work(self.factory) as session:
+            page = await contacts.search_page(session, params=search_from_proto(request))
+            encoded = await _encoded(session, page.rows)
+        return contacts_pb2.ListContactsResponse(contacts=encoded, next_cursor=page.next_cursor)
+
+    async def FindDuplicateContacts(  # noqa: N802
+        self, request: contacts_pb2.CreateContactRequest, context: ServicerContext
+    ) -> records_pb2.DuplicateCandidates:
+        require_scope("contacts:read")
+        async with caller_unit_of_work(self.factory) as session:
+            found = await contacts.find_duplicates(
+                session, email=request.email, phone=request.phone
+            )
+        return records_pb2.DuplicateCandidates(ids=[str(i) for i in found])
 
     async def UpdateContact(  # noqa: N802
         self, request: contacts_pb2.UpdateContactRequest, context: ServicerContext
@@ -59,7 +92,8 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
                 contact_id=mappers.parse_id(request.id),
                 data=mappers.update_from_proto(request),
             )
-        return mappers.to_proto(contact)
+            [encoded] = await _encoded(session, [contact])
+        return encoded
 
     async def DeleteContact(  # noqa: N802
         self, request: contacts_pb2.DeleteContactRequest, context: ServicerContext

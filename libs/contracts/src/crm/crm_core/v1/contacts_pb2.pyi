@@ -4,8 +4,10 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from crm.crm_core.v1 import records_pb2 as _records_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 import builtins as _builtins
@@ -34,6 +36,8 @@ class Contact(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     CREATED_BY_FIELD_NUMBER: _builtins.int
     UPDATED_BY_FIELD_NUMBER: _builtins.int
+    CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
+    COMPANY_IDS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     first_name: _builtins.str
     last_name: _builtins.str
@@ -47,6 +51,12 @@ class Contact(_message.Message):
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def custom_fields(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def company_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The companies the contact works at, the primary one first."""
+
     def __init__(
         self,
         *,
@@ -61,10 +71,12 @@ class Contact(_message.Message):
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         created_by: _builtins.str = ...,
         updated_by: _builtins.str = ...,
+        custom_fields: _struct_pb2.Struct | None = ...,
+        company_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "custom_fields", b"custom_fields", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "created_by", b"created_by", "email", b"email", "first_name", b"first_name", "id", b"id", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone", "updated_at", b"updated_at", "updated_by", b"updated_by", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["company_ids", b"company_ids", "created_at", b"created_at", "created_by", b"created_by", "custom_fields", b"custom_fields", "email", b"email", "first_name", b"first_name", "id", b"id", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone", "updated_at", b"updated_at", "updated_by", b"updated_by", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -79,12 +91,23 @@ class CreateContactRequest(_message.Message):
     EMAIL_FIELD_NUMBER: _builtins.int
     PHONE_FIELD_NUMBER: _builtins.int
     OWNER_ID_FIELD_NUMBER: _builtins.int
+    CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
+    COMPANY_IDS_FIELD_NUMBER: _builtins.int
+    ALLOW_DUPLICATE_FIELD_NUMBER: _builtins.int
     first_name: _builtins.str
     last_name: _builtins.str
     email: _builtins.str
     phone: _builtins.str
     owner_id: _builtins.str
     """Defaults to the caller."""
+    allow_duplicate: _builtins.bool
+    """Create even when a contact with the same email or phone exists."""
+    @_builtins.property
+    def custom_fields(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def company_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The first is the primary company."""
+
     def __init__(
         self,
         *,
@@ -93,10 +116,13 @@ class CreateContactRequest(_message.Message):
         email: _builtins.str = ...,
         phone: _builtins.str = ...,
         owner_id: _builtins.str = ...,
+        custom_fields: _struct_pb2.Struct | None = ...,
+        company_ids: _abc.Iterable[_builtins.str] | None = ...,
+        allow_duplicate: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["custom_fields", b"custom_fields"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "first_name", b"first_name", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_duplicate", b"allow_duplicate", "company_ids", b"company_ids", "custom_fields", b"custom_fields", "email", b"email", "first_name", b"first_name", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -182,6 +208,8 @@ class UpdateContactRequest(_message.Message):
     PHONE_FIELD_NUMBER: _builtins.int
     OWNER_ID_FIELD_NUMBER: _builtins.int
     EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
+    COMPANY_IDS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     first_name: _builtins.str
     last_name: _builtins.str
@@ -190,6 +218,14 @@ class UpdateContactRequest(_message.Message):
     owner_id: _builtins.str
     expected_version: _builtins.int
     """When set, the update fails with FAILED_PRECONDITION unless it matches."""
+    @_builtins.property
+    def custom_fields(self) -> _struct_pb2.Struct:
+        """Keys present are set; a key set to null clears that field."""
+
+    @_builtins.property
+    def company_ids(self) -> _records_pb2.IdList:
+        """When present, the contact's companies become exactly these (first primary)."""
+
     def __init__(
         self,
         *,
@@ -200,10 +236,12 @@ class UpdateContactRequest(_message.Message):
         phone: _builtins.str | None = ...,
         owner_id: _builtins.str | None = ...,
         expected_version: _builtins.int | None = ...,
+        custom_fields: _struct_pb2.Struct | None = ...,
+        company_ids: _records_pb2.IdList | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_email", b"_email", "_expected_version", b"_expected_version", "_first_name", b"_first_name", "_last_name", b"_last_name", "_owner_id", b"_owner_id", "_phone", b"_phone", "email", b"email", "expected_version", b"expected_version", "first_name", b"first_name", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_email", b"_email", "_expected_version", b"_expected_version", "_first_name", b"_first_name", "_last_name", b"_last_name", "_owner_id", b"_owner_id", "_phone", b"_phone", "company_ids", b"company_ids", "custom_fields", b"custom_fields", "email", b"email", "expected_version", b"expected_version", "first_name", b"first_name", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_email", b"_email", "_expected_version", b"_expected_version", "_first_name", b"_first_name", "_last_name", b"_last_name", "_owner_id", b"_owner_id", "_phone", b"_phone", "email", b"email", "expected_version", b"expected_version", "first_name", b"first_name", "id", b"id", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_email", b"_email", "_expected_version", b"_expected_version", "_first_name", b"_first_name", "_last_name", b"_last_name", "_owner_id", b"_owner_id", "_phone", b"_phone", "company_ids", b"company_ids", "custom_fields", b"custom_fields", "email", b"email", "expected_version", b"expected_version", "first_name", b"first_name", "id", b"id", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__email: _TypeAlias = _typing.Literal["email"]  # noqa: Y015
     _WhichOneofArgType__email: _TypeAlias = _typing.Literal["_email", b"_email"]  # noqa: Y015

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from crm.crm_core.v1 import contacts_pb2 as crm_dot_crm__core_dot_v1_dot_contacts__pb2
+from crm.crm_core.v1 import records_pb2 as crm_dot_crm__core_dot_v1_dot_records__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -61,6 +62,16 @@ class ContactServiceStub:
                 request_serializer=crm_dot_crm__core_dot_v1_dot_contacts__pb2.DeleteContactRequest.SerializeToString,
                 response_deserializer=crm_dot_crm__core_dot_v1_dot_contacts__pb2.DeleteContactResponse.FromString,
                 _registered_method=True)
+        self.SearchContacts = channel.unary_unary(
+                '/crm.crm_core.v1.ContactService/SearchContacts',
+                request_serializer=crm_dot_crm__core_dot_v1_dot_records__pb2.SearchRequest.SerializeToString,
+                response_deserializer=crm_dot_crm__core_dot_v1_dot_contacts__pb2.ListContactsResponse.FromString,
+                _registered_method=True)
+        self.FindDuplicateContacts = channel.unary_unary(
+                '/crm.crm_core.v1.ContactService/FindDuplicateContacts',
+                request_serializer=crm_dot_crm__core_dot_v1_dot_contacts__pb2.CreateContactRequest.SerializeToString,
+                response_deserializer=crm_dot_crm__core_dot_v1_dot_records__pb2.DuplicateCandidates.FromString,
+                _registered_method=True)
 
 
 class ContactServiceServicer:
@@ -98,6 +109,20 @@ class ContactServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SearchContacts(self, request, context):
+        """Filters, sorts and full-text search; answers pages like ListContacts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindDuplicateContacts(self, request, context):
+        """The contacts whose normalized email or phone equals this request's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContactServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -125,6 +150,16 @@ def add_ContactServiceServicer_to_server(servicer, server):
                     servicer.DeleteContact,
                     request_deserializer=crm_dot_crm__core_dot_v1_dot_contacts__pb2.DeleteContactRequest.FromString,
                     response_serializer=crm_dot_crm__core_dot_v1_dot_contacts__pb2.DeleteContactResponse.SerializeToString,
+            ),
+            'SearchContacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchContacts,
+                    request_deserializer=crm_dot_crm__core_dot_v1_dot_records__pb2.SearchRequest.FromString,
+                    response_serializer=crm_dot_crm__core_dot_v1_dot_contacts__pb2.ListContactsResponse.SerializeToString,
+            ),
+            'FindDuplicateContacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindDuplicateContacts,
+                    request_deserializer=crm_dot_crm__core_dot_v1_dot_contacts__pb2.CreateContactRequest.FromString,
+                    response_serializer=crm_dot_crm__core_dot_v1_dot_records__pb2.DuplicateCandidates.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -264,6 +299,60 @@ class ContactService:
             '/crm.crm_core.v1.ContactService/DeleteContact',
             crm_dot_crm__core_dot_v1_dot_contacts__pb2.DeleteContactRequest.SerializeToString,
             crm_dot_crm__core_dot_v1_dot_contacts__pb2.DeleteContactResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchContacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.crm_core.v1.ContactService/SearchContacts',
+            crm_dot_crm__core_dot_v1_dot_records__pb2.SearchRequest.SerializeToString,
+            crm_dot_crm__core_dot_v1_dot_contacts__pb2.ListContactsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindDuplicateContacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.crm_core.v1.ContactService/FindDuplicateContacts',
+            crm_dot_crm__core_dot_v1_dot_contacts__pb2.CreateContactRequest.SerializeToString,
+            crm_dot_crm__core_dot_v1_dot_records__pb2.DuplicateCandidates.FromString,
             options,
             channel_credentials,
             insecure,

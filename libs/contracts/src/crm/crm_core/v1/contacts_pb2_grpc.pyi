@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from crm.crm_core.v1 import contacts_pb2 as _contacts_pb2
+from crm.crm_core.v1 import records_pb2 as _records_pb2
 from grpc import aio as _aio
 import abc as _abc_1
 import grpc as _grpc
@@ -40,6 +41,10 @@ class ContactServiceStub:
     ListContacts: _grpc.UnaryUnaryMultiCallable[_contacts_pb2.ListContactsRequest, _contacts_pb2.ListContactsResponse]
     UpdateContact: _grpc.UnaryUnaryMultiCallable[_contacts_pb2.UpdateContactRequest, _contacts_pb2.Contact]
     DeleteContact: _grpc.UnaryUnaryMultiCallable[_contacts_pb2.DeleteContactRequest, _contacts_pb2.DeleteContactResponse]
+    SearchContacts: _grpc.UnaryUnaryMultiCallable[_records_pb2.SearchRequest, _contacts_pb2.ListContactsResponse]
+    """Filters, sorts and full-text search; answers pages like ListContacts."""
+    FindDuplicateContacts: _grpc.UnaryUnaryMultiCallable[_contacts_pb2.CreateContactRequest, _records_pb2.DuplicateCandidates]
+    """The contacts whose normalized email or phone equals this request's."""
 
 @_typing.type_check_only
 class ContactServiceAsyncStub(ContactServiceStub):
@@ -53,6 +58,10 @@ class ContactServiceAsyncStub(ContactServiceStub):
     ListContacts: _aio.UnaryUnaryMultiCallable[_contacts_pb2.ListContactsRequest, _contacts_pb2.ListContactsResponse]  # type: ignore[assignment]
     UpdateContact: _aio.UnaryUnaryMultiCallable[_contacts_pb2.UpdateContactRequest, _contacts_pb2.Contact]  # type: ignore[assignment]
     DeleteContact: _aio.UnaryUnaryMultiCallable[_contacts_pb2.DeleteContactRequest, _contacts_pb2.DeleteContactResponse]  # type: ignore[assignment]
+    SearchContacts: _aio.UnaryUnaryMultiCallable[_records_pb2.SearchRequest, _contacts_pb2.ListContactsResponse]  # type: ignore[assignment]
+    """Filters, sorts and full-text search; answers pages like ListContacts."""
+    FindDuplicateContacts: _aio.UnaryUnaryMultiCallable[_contacts_pb2.CreateContactRequest, _records_pb2.DuplicateCandidates]  # type: ignore[assignment]
+    """The contacts whose normalized email or phone equals this request's."""
 
 class ContactServiceServicer(metaclass=_abc_1.ABCMeta):
     """Contacts of the caller's tenant. The tenant always comes from the verified
@@ -93,5 +102,21 @@ class ContactServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _contacts_pb2.DeleteContactRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_contacts_pb2.DeleteContactResponse, _abc.Awaitable[_contacts_pb2.DeleteContactResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def SearchContacts(
+        self,
+        request: _records_pb2.SearchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_contacts_pb2.ListContactsResponse, _abc.Awaitable[_contacts_pb2.ListContactsResponse]]:
+        """Filters, sorts and full-text search; answers pages like ListContacts."""
+
+    @_abc_1.abstractmethod
+    def FindDuplicateContacts(
+        self,
+        request: _contacts_pb2.CreateContactRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_records_pb2.DuplicateCandidates, _abc.Awaitable[_records_pb2.DuplicateCandidates]]:
+        """The contacts whose normalized email or phone equals this request's."""
 
 def add_ContactServiceServicer_to_server(servicer: ContactServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

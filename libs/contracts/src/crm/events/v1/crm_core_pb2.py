@@ -22,24 +22,41 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63rm/events/v1/crm_core.proto\x12\rcrm.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\x01\n\x0f\x43ontactSnapshot\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x12\n\nfirst_name\x18\x03 \x01(\t\x12\x11\n\tlast_name\x18\x04 \x01(\t\x12\r\n\x05\x65mail\x18\x05 \x01(\t\x12\r\n\x05phone\x18\x06 \x01(\t\x12\x10\n\x08owner_id\x18\x07 \x01(\t\x12\x0f\n\x07version\x18\x08 \x01(\x03\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"A\n\x0e\x43ontactCreated\x12/\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x1e.crm.events.v1.ContactSnapshot\"Y\n\x0e\x43ontactUpdated\x12/\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x1e.crm.events.v1.ContactSnapshot\x12\x16\n\x0e\x63hanged_fields\x18\x02 \x03(\t\"$\n\x0e\x43ontactDeleted\x12\x12\n\ncontact_id\x18\x01 \x01(\t\"I\n\x0fPipelineCreated\x12\x13\n\x0bpipeline_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0bstage_names\x18\x03 \x03(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63rm/events/v1/crm_core.proto\x12\rcrm.events.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\x02\n\x0f\x43ontactSnapshot\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x12\n\nfirst_name\x18\x03 \x01(\t\x12\x11\n\tlast_name\x18\x04 \x01(\t\x12\r\n\x05\x65mail\x18\x05 \x01(\t\x12\r\n\x05phone\x18\x06 \x01(\t\x12\x10\n\x08owner_id\x18\x07 \x01(\t\x12\x0f\n\x07version\x18\x08 \x01(\x03\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\rcustom_fields\x18\n \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0b\x63ompany_ids\x18\x0b \x03(\t\"A\n\x0e\x43ontactCreated\x12/\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x1e.crm.events.v1.ContactSnapshot\"Y\n\x0e\x43ontactUpdated\x12/\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x1e.crm.events.v1.ContactSnapshot\x12\x16\n\x0e\x63hanged_fields\x18\x02 \x03(\t\"$\n\x0e\x43ontactDeleted\x12\x12\n\ncontact_id\x18\x01 \x01(\t\"I\n\x0fPipelineCreated\x12\x13\n\x0bpipeline_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0bstage_names\x18\x03 \x03(\t\"\xe3\x01\n\x0f\x43ompanySnapshot\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0e\n\x06\x64omain\x18\x04 \x01(\t\x12\x10\n\x08industry\x18\x05 \x01(\t\x12\x10\n\x08owner_id\x18\x06 \x01(\t\x12\x0f\n\x07version\x18\x07 \x01(\x03\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\rcustom_fields\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\"A\n\x0e\x43ompanyCreated\x12/\n\x07\x63ompany\x18\x01 \x01(\x0b\x32\x1e.crm.events.v1.CompanySnapshot\"Y\n\x0e\x43ompanyUpdated\x12/\n\x07\x63ompany\x18\x01 \x01(\x0b\x32\x1e.crm.events.v1.CompanySnapshot\x12\x16\n\x0e\x63hanged_fields\x18\x02 \x03(\t\"B\n\x0e\x43ompanyDeleted\x12\x12\n\ncompany_id\x18\x01 \x01(\t\x12\x1c\n\x14\x64\x65tached_contact_ids\x18\x02 \x03(\t\"\xaf\x01\n\x13\x43ustomFieldSnapshot\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x13\n\x0bobject_type\x18\x03 \x01(\t\x12\x0b\n\x03key\x18\x04 \x01(\t\x12\r\n\x05label\x18\x05 \x01(\t\x12\x12\n\nfield_type\x18\x06 \x01(\t\x12\x10\n\x08required\x18\x07 \x01(\x08\x12\x11\n\tis_unique\x18\x08 \x01(\x08\x12\x0f\n\x07version\x18\t \x01(\x03\"N\n\x12\x43ustomFieldCreated\x12\x38\n\x0c\x63ustom_field\x18\x01 \x01(\x0b\x32\".crm.events.v1.CustomFieldSnapshot\"f\n\x12\x43ustomFieldUpdated\x12\x38\n\x0c\x63ustom_field\x18\x01 \x01(\x0b\x32\".crm.events.v1.CustomFieldSnapshot\x12\x16\n\x0e\x63hanged_fields\x18\x02 \x03(\t\"O\n\x12\x43ustomFieldDeleted\x12\x17\n\x0f\x63ustom_field_id\x18\x01 \x01(\t\x12\x13\n\x0bobject_type\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.events.v1.crm_core_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CONTACTSNAPSHOT']._serialized_start=81
-  _globals['_CONTACTSNAPSHOT']._serialized_end=281
-  _globals['_CONTACTCREATED']._serialized_start=283
-  _globals['_CONTACTCREATED']._serialized_end=348
-  _globals['_CONTACTUPDATED']._serialized_start=350
-  _globals['_CONTACTUPDATED']._serialized_end=439
-  _globals['_CONTACTDELETED']._serialized_start=441
-  _globals['_CONTACTDELETED']._serialized_end=477
-  _globals['_PIPELINECREATED']._serialized_start=479
-  _globals['_PIPELINECREATED']._serialized_end=552
+  _globals['_CONTACTSNAPSHOT']._serialized_start=111
+  _globals['_CONTACTSNAPSHOT']._serialized_end=380
+  _globals['_CONTACTCREATED']._serialized_start=382
+  _globals['_CONTACTCREATED']._serialized_end=447
+  _globals['_CONTACTUPDATED']._serialized_start=449
+  _globals['_CONTACTUPDATED']._serialized_end=538
+  _globals['_CONTACTDELETED']._serialized_start=540
+  _globals['_CONTACTDELETED']._serialized_end=576
+  _globals['_PIPELINECREATED']._serialized_start=578
+  _globals['_PIPELINECREATED']._serialized_end=651
+  _globals['_COMPANYSNAPSHOT']._serialized_start=654
+  _globals['_COMPANYSNAPSHOT']._serialized_end=881
+  _globals['_COMPANYCREATED']._serialized_start=883
+  _globals['_COMPANYCREATED']._serialized_end=948
+  _globals['_COMPANYUPDATED']._serialized_start=950
+  _globals['_COMPANYUPDATED']._serialized_end=1039
+  _globals['_COMPANYDELETED']._serialized_start=1041
+  _globals['_COMPANYDELETED']._serialized_end=1107
+  _globals['_CUSTOMFIELDSNAPSHOT']._serialized_start=1110
+  _globals['_CUSTOMFIELDSNAPSHOT']._serialized_end=1285
+  _globals['_CUSTOMFIELDCREATED']._serialized_start=1287
+  _globals['_CUSTOMFIELDCREATED']._serialized_end=1365
+  _globals['_CUSTOMFIELDUPDATED']._serialized_start=1367
+  _globals['_CUSTOMFIELDUPDATED']._serialized_end=1469
+  _globals['_CUSTOMFIELDDELETED']._serialized_start=1471
+  _globals['_CUSTOMFIELDDELETED']._serialized_end=1550
 # @@protoc_insertion_point(module_scope)

@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 import builtins as _builtins
@@ -34,6 +35,8 @@ class ContactSnapshot(_message.Message):
     OWNER_ID_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
+    CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
+    COMPANY_IDS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     tenant_id: _builtins.str
     first_name: _builtins.str
@@ -44,6 +47,10 @@ class ContactSnapshot(_message.Message):
     version: _builtins.int
     @_builtins.property
     def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def custom_fields(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def company_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
@@ -56,10 +63,12 @@ class ContactSnapshot(_message.Message):
         owner_id: _builtins.str = ...,
         version: _builtins.int = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
+        custom_fields: _struct_pb2.Struct | None = ...,
+        company_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["custom_fields", b"custom_fields", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "first_name", b"first_name", "id", b"id", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone", "tenant_id", b"tenant_id", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["company_ids", b"company_ids", "custom_fields", b"custom_fields", "email", b"email", "first_name", b"first_name", "id", b"id", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone", "tenant_id", b"tenant_id", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -161,3 +170,243 @@ class PipelineCreated(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PipelineCreated: _TypeAlias = PipelineCreated  # noqa: Y015
+
+@_typing.final
+class CompanySnapshot(_message.Message):
+    """The state of a company after a change."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DOMAIN_FIELD_NUMBER: _builtins.int
+    INDUSTRY_FIELD_NUMBER: _builtins.int
+    OWNER_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    tenant_id: _builtins.str
+    name: _builtins.str
+    domain: _builtins.str
+    industry: _builtins.str
+    owner_id: _builtins.str
+    version: _builtins.int
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def custom_fields(self) -> _struct_pb2.Struct: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        domain: _builtins.str = ...,
+        industry: _builtins.str = ...,
+        owner_id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+        custom_fields: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["custom_fields", b"custom_fields", "updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["custom_fields", b"custom_fields", "domain", b"domain", "id", b"id", "industry", b"industry", "name", b"name", "owner_id", b"owner_id", "tenant_id", b"tenant_id", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompanySnapshot: _TypeAlias = CompanySnapshot  # noqa: Y015
+
+@_typing.final
+class CompanyCreated(_message.Message):
+    """crm_core.company.created"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPANY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def company(self) -> Global___CompanySnapshot: ...
+    def __init__(
+        self,
+        *,
+        company: Global___CompanySnapshot | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["company", b"company"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["company", b"company"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompanyCreated: _TypeAlias = CompanyCreated  # noqa: Y015
+
+@_typing.final
+class CompanyUpdated(_message.Message):
+    """crm_core.company.updated: `changed_fields` names what the update touched."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPANY_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def company(self) -> Global___CompanySnapshot: ...
+    @_builtins.property
+    def changed_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        company: Global___CompanySnapshot | None = ...,
+        changed_fields: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["company", b"company"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "company", b"company"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompanyUpdated: _TypeAlias = CompanyUpdated  # noqa: Y015
+
+@_typing.final
+class CompanyDeleted(_message.Message):
+    """crm_core.company.deleted: its contacts were detached."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPANY_ID_FIELD_NUMBER: _builtins.int
+    DETACHED_CONTACT_IDS_FIELD_NUMBER: _builtins.int
+    company_id: _builtins.str
+    @_builtins.property
+    def detached_contact_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        company_id: _builtins.str = ...,
+        detached_contact_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["company_id", b"company_id", "detached_contact_ids", b"detached_contact_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompanyDeleted: _TypeAlias = CompanyDeleted  # noqa: Y015
+
+@_typing.final
+class CustomFieldSnapshot(_message.Message):
+    """A custom field definition after a change."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    OBJECT_TYPE_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
+    FIELD_TYPE_FIELD_NUMBER: _builtins.int
+    REQUIRED_FIELD_NUMBER: _builtins.int
+    IS_UNIQUE_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    tenant_id: _builtins.str
+    object_type: _builtins.str
+    key: _builtins.str
+    label: _builtins.str
+    field_type: _builtins.str
+    required: _builtins.bool
+    is_unique: _builtins.bool
+    version: _builtins.int
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+        object_type: _builtins.str = ...,
+        key: _builtins.str = ...,
+        label: _builtins.str = ...,
+        field_type: _builtins.str = ...,
+        required: _builtins.bool = ...,
+        is_unique: _builtins.bool = ...,
+        version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field_type", b"field_type", "id", b"id", "is_unique", b"is_unique", "key", b"key", "label", b"label", "object_type", b"object_type", "required", b"required", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CustomFieldSnapshot: _TypeAlias = CustomFieldSnapshot  # noqa: Y015
+
+@_typing.final
+class CustomFieldCreated(_message.Message):
+    """crm_core.custom_field.created"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOM_FIELD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def custom_field(self) -> Global___CustomFieldSnapshot: ...
+    def __init__(
+        self,
+        *,
+        custom_field: Global___CustomFieldSnapshot | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["custom_field", b"custom_field"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["custom_field", b"custom_field"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CustomFieldCreated: _TypeAlias = CustomFieldCreated  # noqa: Y015
+
+@_typing.final
+class CustomFieldUpdated(_message.Message):
+    """crm_core.custom_field.updated"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOM_FIELD_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def custom_field(self) -> Global___CustomFieldSnapshot: ...
+    @_builtins.property
+    def changed_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        custom_field: Global___CustomFieldSnapshot | None = ...,
+        changed_fields: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["custom_field", b"custom_field"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "custom_field", b"custom_field"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CustomFieldUpdated: _TypeAlias = CustomFieldUpdated  # noqa: Y015
+
+@_typing.final
+class CustomFieldDeleted(_message.Message):
+    """crm_core.custom_field.deleted: the key was removed from every record."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOM_FIELD_ID_FIELD_NUMBER: _builtins.int
+    OBJECT_TYPE_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    custom_field_id: _builtins.str
+    object_type: _builtins.str
+    key: _builtins.str
+    def __init__(
+        self,
+        *,
+        custom_field_id: _builtins.str = ...,
+        object_type: _builtins.str = ...,
+        key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["custom_field_id", b"custom_field_id", "key", b"key", "object_type", b"object_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CustomFieldDeleted: _TypeAlias = CustomFieldDeleted  # noqa: Y015

@@ -1,0 +1,1 @@
+"""The object-agnostic description of record types: what filters, sorts and search read."""

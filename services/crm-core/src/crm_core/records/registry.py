@@ -1,0 +1,138 @@
+"""Each object type's standard fields and links, declared once.
+
+The filter compiler, the sorter and cursor, custom-field validation and full-text
+search read these declarations, so a new object type is a new entry here rather than
+a copy of the query code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.orm import InstrumentedAttribute
+
+from crm_core.models import Company, Contact, ContactCompany
+from crm_kit.errors import InvalidArgument
+
+
+class ValueKind(StrEnum):
+    """How a field's values compare: decides the operators and the SQL cast."""
+
+    TEXT = "text"
+    UUID = "uuid"
+    NUMBER = "number"
+    DATE = "date"
+    DATETIME = "datetime"
+    BOOLEAN = "boolean"
+    MULTI = "multi"  # a set of strings (multi select)
+
+
+@dataclass(frozen=True)
+class StandardField:
+    name: str
+    kind: ValueKind
+    column: InstrumentedAttribute[Any]
+    filterable: bool = True
+    sortable: bool = True
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """Records of `target` linked through a link table (`contacts` -> `companies`)."""
+
+    name: str
+    target: str
+    link_model: type[Any]
+    local_key: InstrumentedAttribute[Any]
+    remote_key: InstrumentedAttribute[Any]
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    name: str
+    model: type[Any]
+    fields: dict[str, StandardField]
+    links: dict[str, LinkSpec] = field(default_factory=dict)
+
+    @property
+    def id_column(self) -> InstrumentedAttribute[Any]:
+        return self.fields["id"].column
+
+    @property
+    def custom_fields_column(self) -> InstrumentedAttribute[Any]:
+        column: InstrumentedAttribute[Any] = self.model.custom_fields
+        return column
+
+
+def _fields(*items: StandardField) -> dict[str, StandardField]:
+    return {item.name: item for item in items}
+
+
+def _common_fields(model: Any) -> tuple[StandardField, ...]:
+    return (
+        StandardField("id", ValueKind.UUID, model.id),
+        StandardField("owner_id", ValueKind.UUID, model.owner_id),
+        StandardField("created_by", ValueKind.UUID, model.created_by),
+        StandardField("updated_by", ValueKind.UUID, model.updated_by),
+        StandardField("version", ValueKind.NUMBER, model.version),
+        StandardField("created_at", ValueKind.DATETIME, model.created_at),
+        StandardField("updated_at", ValueKind.DATETIME, model.updated_at),
+    )
+
+
+CONTACTS = ObjectSpec(
+    name="contacts",
+    model=Contact,
+    fields=_fields(
+        StandardField("first_name", ValueKind.TEXT, Contact.first_name),
+        StandardField("last_name", ValueKind.TEXT, Contact.last_name),
+        StandardField("email", ValueKind.TEXT, Contact.email),
+        StandardField("phone", ValueKind.TEXT, Contact.phone),
+        *_common_fields(Contact),
+    ),
+    links={
+        "companies": LinkSpec(
+            name="companies",
+            target="companies",
+            link_model=ContactCompany,
+            local_key=ContactCompany.contact_id,
+            remote_key=ContactCompany.company_id,
+        )
+    },
+)
+
+COMPANIES = ObjectSpec(
+    name="companies",
+    model=Company,
+    fields=_fields(
+        StandardField("name", ValueKind.TEXT, Company.name),
+        StandardField("domain", ValueKind.TEXT, Company.domain),
+        StandardField("industry", ValueKind.TEXT, Company.industry),
+        *_common_fields(Company),
+    ),
+    links={
+        "contacts": LinkSpec(
+            name="contacts",
+            target="contacts",
+            link_model=ContactCompany,
+            local_key=ContactCompany.company_id,
+            remote_key=ContactCompany.contact_id,
+        )
+    },
+)
+
+OBJECT_TYPES: dict[str, ObjectSpec] = {spec.name: spec for spec in (CONTACTS, COMPANIES)}
+
+
+def object_spec(name: str, *, field_name: str = "object_type") -> ObjectSpec:
+    """The spec of an object type; an unknown name is a clear InvalidArgument."""
+    spec = OBJECT_TYPES.get(name)
+    if spec is None:
+        raise InvalidArgument(
+            f"unknown object type {name!r}; known: {', '.join(OBJECT_TYPES)}",
+            code="unknown_object_type",
+            field=field_name,
+        )
+    return spec

@@ -112,15 +112,17 @@ async def update(session: AsyncSession, *, company_id: uuid.UUID, data: CompanyU
             version=company.version,
         )
     changes = data.cleaned()
-    changed = sorted(name for name, value in changes.items() if getattr(company, name) != value)
-    for name in changed:
-        setattr(company, name, changes[name])
+    # Queries first: autoflush must not write (and version) the company twice.
     custom = await validated_values(
         session,
         RecordWrite(COMPANIES, company.custom_fields, data.custom_fields, company.id, False),
     )
+    changed = sorted(name for name, value in changes.items() if getattr(company, name) != value)
+    changed += changed_keys(company.custom_fields, custom)
+    for name, value in changes.items():
+        if getattr(company, name) != value:
+            setattr(company, name, value)
     if custom != company.custom_fields:
-        changed += changed_keys(company.custom_fields, custom)
         company.custom_fields = custom
     if not changed:
         return company

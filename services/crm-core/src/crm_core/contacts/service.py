@@ -148,27 +148,32 @@ async def search_page(session: AsyncSession, *, params: SearchParams) -> Page:
 
 
 async def _apply_changes(session: AsyncSession, contact: Contact, data: ContactUpdate) -> list[str]:
-    """Sets what the update changes on the contact; the names of what changed."""
+    """Sets what the update changes on the contact; the names of what changed.
+
+    Every query runs before the contact is touched, so autoflush cannot write (and
+    version) it twice.
+    """
     changes: dict[str, Any] = data.cleaned()
     if "phone" in changes:
         changes["phone_e164"] = normalize_phone(str(changes["phone"])) or ""
-    changed = sorted(name for name, value in changes.items() if getattr(contact, name) != value)
-    for name in changed:
-        setattr(contact, name, changes[name])
     custom = await validated_values(
         session,
         RecordWrite(
             CONTACTS, contact.custom_fields, data.custom_fields, contact.id, creating=False
         ),
     )
-    if custom != contact.custom_fields:
-        changed += changed_keys(contact.custom_fields, custom)
-        contact.custom_fields = custom
+    changed = sorted(name for name, value in changes.items() if getattr(contact, name) != value)
+    changed += changed_keys(contact.custom_fields, custom)
     if data.company_ids is not None:
         before = (await company_ids(session, [contact]))[contact.id]
         await set_contact_companies(session, contact_id=contact.id, company_ids=data.company_ids)
         if (await company_ids(session, [contact]))[contact.id] != before:
             changed.append("company_ids")
+    for name, value in changes.items():
+        if getattr(contact, name) != value:
+            setattr(contact, name, value)
+    if custom != contact.custom_fields:
+        contact.custom_fields = custom
     return [name for name in changed if name != "phone_e164"]
 
 

@@ -86,13 +86,12 @@ class CustomFieldRepository:
 
     async def has_duplicate_values(self, session: AsyncSession, spec: ObjectSpec, key: str) -> bool:
         column = spec.custom_fields_column
-        query = (
-            select(column[key])
+        values = (
+            select(column[key].label("value"))
             .where(func.jsonb_typeof(column[key]) != "null")
-            .group_by(column[key])
-            .having(func.count() > 1)
-            .limit(1)
+            .subquery()
         )
+        query = select(values.c.value).group_by(values.c.value).having(func.count() > 1).limit(1)
         return (await session.scalar(query)) is not None
 
     async def remove_key(self, session: AsyncSession, spec: ObjectSpec, key: str) -> None:

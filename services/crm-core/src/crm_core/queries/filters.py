@@ -131,7 +131,9 @@ def _operands(resolved: ResolvedField, condition: Filter, where: str) -> list[An
     op = condition.operator
     if op in NO_OPERAND:
         return []
-    if op in LIST_OPERATORS:
+    # A multi select's eq/neq compares the whole selection: `values`, or one `value`.
+    exact_set = resolved.kind is ValueKind.MULTI and op in ("eq", "neq") and condition.values
+    if op in LIST_OPERATORS or exact_set:
         count = len(condition.values)
         if (op == "between" and count != 2) or not 0 < count <= MAX_VALUES:
             wanted = "two values" if op == "between" else f"1..{MAX_VALUES} values"

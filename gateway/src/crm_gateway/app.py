@@ -17,7 +17,18 @@ from crm_gateway.bus_tasks import run_bus_tasks
 from crm_gateway.edge import EdgeMiddleware
 from crm_gateway.ratelimit import RateLimiterService
 from crm_gateway.request_log import RequestLog, RequestLogMiddleware
-from crm_gateway.routes import api_keys, auth, contacts, health, me, mfa, pipelines, users
+from crm_gateway.routes import (
+    api_keys,
+    auth,
+    companies,
+    contacts,
+    custom_fields,
+    health,
+    me,
+    mfa,
+    pipelines,
+    users,
+)
 from crm_gateway.security import RateLimits
 from crm_gateway.settings import GatewaySettings
 from crm_gateway.upstreams import Upstreams
@@ -79,6 +90,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         users.router,
         api_keys.router,
         contacts.router,
+        companies.router,
+        custom_fields.router,
         pipelines.router,
     )
     for router in (*routers, health.router):

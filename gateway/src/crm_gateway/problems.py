@@ -68,11 +68,14 @@ class Problem(Exception):
         *,
         errors: list[dict[str, str]] | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, detail
         self.errors = errors or []
         self.headers = headers or {}
+        # Members beyond RFC 9457's, declared in ProblemDetails (a duplicate's candidates).
+        self.extra = extra or {}
 
 
 def problem_response(problem: Problem, request: Request) -> JSONResponse:
@@ -87,6 +90,7 @@ def problem_response(problem: Problem, request: Request) -> JSONResponse:
     }
     if problem.errors:
         body["errors"] = problem.errors
+    body.update(problem.extra)
     # A refusal after the rate-limit check still tells the client where it stands.
     headers = {**getattr(request.state, "rate_limit_headers", {}), **problem.headers}
     if problem.status in (503, 504):

@@ -6,7 +6,12 @@ from dataclasses import dataclass
 
 import grpc
 
-from crm.crm_core.v1 import contacts_pb2_grpc, pipelines_pb2_grpc
+from crm.crm_core.v1 import (
+    companies_pb2_grpc,
+    contacts_pb2_grpc,
+    custom_fields_pb2_grpc,
+    pipelines_pb2_grpc,
+)
 from crm.identity.v1 import api_keys_pb2_grpc, identity_pb2_grpc, mfa_pb2_grpc, users_pb2_grpc
 from crm_gateway.settings import GatewaySettings
 from crm_kit.grpc.interceptors import insecure_channel
@@ -21,6 +26,8 @@ class Upstreams:
     mfa: mfa_pb2_grpc.MfaServiceStub
     contacts: contacts_pb2_grpc.ContactServiceStub
     pipelines: pipelines_pb2_grpc.PipelineServiceStub
+    companies: companies_pb2_grpc.CompanyServiceStub
+    custom_fields: custom_fields_pb2_grpc.CustomFieldServiceStub
 
     @classmethod
     def connect(cls, settings: GatewaySettings) -> Upstreams:
@@ -35,6 +42,8 @@ class Upstreams:
             mfa=mfa_pb2_grpc.MfaServiceStub(identity),
             contacts=contacts_pb2_grpc.ContactServiceStub(crm_core),
             pipelines=pipelines_pb2_grpc.PipelineServiceStub(crm_core),
+            companies=companies_pb2_grpc.CompanyServiceStub(crm_core),
+            custom_fields=custom_fields_pb2_grpc.CustomFieldServiceStub(crm_core),
         )
 
     async def close(self) -> None:

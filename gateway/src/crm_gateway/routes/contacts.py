@@ -1,4 +1,4 @@
-"""Contacts: create, read, list, update, delete."""
+"""Contacts: create, read, list and search, update, delete."""
 
 from __future__ import annotations
 
@@ -6,10 +6,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, Security
 
-from crm.crm_core.v1 import contacts_pb2
+from crm.crm_core.v1 import contacts_pb2, records_pb2
 from crm_gateway.problems import Problem
+from crm_gateway.routes.records import (
+    FILTER_SYNTAX,
+    from_struct,
+    query_string_search,
+    refusing_duplicates,
+    search_to_proto,
+    to_struct,
+)
 from crm_gateway.routes.responses import problems
 from crm_gateway.schemas import Contact, ContactCreate, ContactList, ContactUpdate
+from crm_gateway.schemas.records import SearchRequest
 from crm_gateway.security import authenticated
 from crm_kit.context import RequestContext
 from crm_kit.timestamps import to_datetime
@@ -34,6 +43,8 @@ def to_contact(message: contacts_pb2.Contact) -> Contact:
         updated_at=to_datetime(message.updated_at),
         created_by=message.created_by or None,
         updated_by=message.updated_by or None,
+        custom_fields=from_struct(message.custom_fields),
+        company_ids=list(message.company_ids),
     )
 
 
@@ -54,14 +65,25 @@ def parse_if_match(if_match: str | None) -> int | None:
     "",
     status_code=201,
     summary="Create a contact",
+    description="A contact whose email (any case) or phone (E.164) already exists is "
+    "refused with 409 and the existing contacts' ids in `candidates`, unless "
+    "`allow_duplicate` is true. `company_ids` links the contact to companies, the first "
+    "being its primary company.",
     response_model=Contact,
-    responses=problems(401, 403, 422),
+    responses=problems(401, 403, 409, 422),
 )
 async def create_contact(
     body: ContactCreate, request: Request, response: Response, caller: ContactsWriter
 ) -> Contact:
-    message = await request.app.state.upstreams.contacts.CreateContact(
-        contacts_pb2.CreateContactRequest(**body.model_dump(exclude_none=True))
+    fields = body.model_dump(exclude_none=True, exclude={"custom_fields", "company_ids"})
+    create = contacts_pb2.CreateContactRequest(
+        **fields,
+        custom_fields=to_struct(body.custom_fields),
+        company_ids=body.company_ids,
+    )
+    stub = request.app.state.upstreams.contacts
+    message = await refusing_duplicates(
+        stub.CreateContact(create), lambda: stub.FindDuplicateContacts(create)
     )
     contact = to_contact(message)
     response.headers["Location"] = f"/v1/contacts/{contact.id}"
@@ -71,7 +93,8 @@ async def create_contact(
 
 @router.get(
     "",
-    summary="List contacts, oldest first, with cursor pagination",
+    summary="List contacts, oldest first, with filters and cursor pagination",
+    description=FILTER_SYNTAX,
     response_model=ContactList,
     responses=problems(401, 403, 422),
 )
@@ -79,11 +102,35 @@ async def list_contacts(
     request: Request,
     caller: ContactsReader,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+    filter: Annotated[list[str] | None, Query(max_length=20)] = None,
+    sort: Annotated[str | None, Query(max_length=500)] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ContactList:
-    page = await request.app.state.upstreams.contacts.ListContacts(
-        contacts_pb2.ListContactsRequest(limit=limit, cursor=cursor or "")
-    )
+    search = query_string_search(filters=filter or [], sort=sort, q=q, limit=limit, cursor=cursor)
+    return await _search(request, search)
+
+
+@router.post(
+    "/search",
+    summary="Search contacts: filter groups, sorts, full text",
+    description="AND within a filter group, OR between groups. Filter on standard fields, "
+    "`custom_fields.<key>` or a linked company's fields (`companies.industry`): such a "
+    "filter holds when any linked company matches. A contact without a value never "
+    "matches eq, lt..gte, between, in, contains or starts_with, and always matches neq and "
+    "not_in. `contains` and `starts_with` ignore case. Pages with `next_cursor`; a cursor "
+    "works only with the sort that produced it.",
+    response_model=ContactList,
+    responses=problems(401, 403, 422),
+)
+async def search_contacts(
+    body: SearchRequest, request: Request, caller: ContactsReader
+) -> ContactList:
+    return await _search(request, search_to_proto(body))
+
+
+async def _search(request: Request, search: records_pb2.SearchRequest) -> ContactList:
+    page = await request.app.state.upstreams.contacts.SearchContacts(search)
     return ContactList(
         data=[to_contact(c) for c in page.contacts], next_cursor=page.next_cursor or None
     )
@@ -110,9 +157,10 @@ async def get_contact(
     "/{contact_id}",
     summary="Update some fields of a contact",
     description="Send `If-Match` with the contact's ETag to refuse the write (412) "
-    "if someone changed the contact since you read it.",
+    "if someone changed the contact since you read it. `custom_fields` merges (null "
+    "clears a key); `company_ids`, when present, replaces the contact's companies.",
     response_model=Contact,
-    responses=problems(401, 403, 404, 412, 422),
+    responses=problems(401, 403, 404, 409, 412, 422),
 )
 async def update_contact(
     contact_id: str,
@@ -122,10 +170,14 @@ async def update_contact(
     caller: ContactsWriter,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Contact:
-    fields = body.model_dump(exclude_unset=True)
+    fields = body.model_dump(exclude_unset=True, exclude={"custom_fields", "company_ids"})
     if fields.get("owner_id") is None:
         fields.pop("owner_id", None)
     update = contacts_pb2.UpdateContactRequest(id=contact_id, **fields)
+    if body.custom_fields:
+        update.custom_fields.CopyFrom(to_struct(body.custom_fields))
+    if body.company_ids is not None:
+        update.company_ids.ids.extend(body.company_ids)
     expected = parse_if_match(if_match)
     if expected is not None:
         update.expected_version = expected

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -100,6 +100,19 @@ class ContactCreate(ApiModel):
     email: str = Field(default="", max_length=320, examples=["grace@navy.example"])
     phone: str = Field(default="", max_length=50, examples=["+1 555 0100"])
     owner_id: str | None = Field(default=None, description="Defaults to the caller")
+    custom_fields: dict[str, Any] = Field(
+        default_factory=dict, description="Values of the tenant's custom fields by key"
+    )
+    company_ids: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="The companies the contact works at; the first is the primary one",
+    )
+    allow_duplicate: bool = Field(
+        default=False,
+        description="Create even when a contact with the same email (any case) or phone "
+        "(E.164) exists (else 409 with the candidates)",
+    )
 
 
 class ContactUpdate(ApiModel):
@@ -110,6 +123,12 @@ class ContactUpdate(ApiModel):
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=50)
     owner_id: str | None = None
+    custom_fields: dict[str, Any] | None = Field(
+        default=None, description="Keys present are set; a key set to null is cleared"
+    )
+    company_ids: list[str] | None = Field(
+        default=None, max_length=50, description="Present: the contact's companies become these"
+    )
 
 
 class Contact(ApiModel):
@@ -124,6 +143,8 @@ class Contact(ApiModel):
     updated_at: datetime
     created_by: str | None
     updated_by: str | None
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
+    company_ids: list[str] = Field(default_factory=list, description="The primary first")
 
 
 class ContactList(ApiModel):
@@ -168,3 +189,6 @@ class ProblemDetails(BaseModel):
     instance: str
     request_id: str
     errors: list[FieldError] | None = None
+    candidates: list[str] | None = Field(
+        default=None, description="On a duplicate (409): the ids of the existing records"
+    )

@@ -29,6 +29,7 @@ TEXT_MAX = 1000
 LONG_TEXT_MAX = 65_535
 URL_MAX = 2048
 DECIMAL_MAX_DIGITS = 38
+DECIMAL_MAX_EXPONENT = 100
 # Larger integers do not survive JSON numbers (doubles) on the way in.
 SAFE_INTEGER = 2**53
 
@@ -141,7 +142,11 @@ def parse_decimal(value: Any, field: str) -> Decimal:
         number = Decimal(str(value).strip())
     except InvalidOperation as exc:
         raise _invalid(field, "must be a decimal number") from exc
-    if not number.is_finite() or len(number.as_tuple().digits) > DECIMAL_MAX_DIGITS:
+    if (
+        not number.is_finite()
+        or len(number.as_tuple().digits) > DECIMAL_MAX_DIGITS
+        or abs(number.adjusted()) > DECIMAL_MAX_EXPONENT
+    ):
         raise _invalid(field, f"must be finite with at most {DECIMAL_MAX_DIGITS} digits")
     return number
 
@@ -177,11 +182,11 @@ def parse_datetime(value: Any, field: str) -> datetime:
         raise _invalid(field, "must be an ISO 8601 date-time with an offset")
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
+        if parsed.tzinfo is None:
+            raise _invalid(field, "must carry a UTC offset")
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise _invalid(field, "must be an ISO 8601 date-time with an offset") from exc
-    if parsed.tzinfo is None:
-        raise _invalid(field, "must carry a UTC offset")
-    return parsed.astimezone(UTC)
 
 
 def _date(value: Any, field: str) -> str:

@@ -1,0 +1,175 @@
+"""Companies: create, read, list and search, update, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response, Security
+
+from crm.crm_core.v1 import companies_pb2, records_pb2
+from crm_gateway.routes.contacts import parse_if_match
+from crm_gateway.routes.records import (
+    FILTER_SYNTAX,
+    etag,
+    from_struct,
+    query_string_search,
+    refusing_duplicates,
+    search_to_proto,
+    to_struct,
+)
+from crm_gateway.routes.responses import problems
+from crm_gateway.schemas.companies import Company, CompanyCreate, CompanyList, CompanyUpdate
+from crm_gateway.schemas.records import SearchRequest
+from crm_gateway.security import authenticated
+from crm_kit.context import RequestContext
+from crm_kit.timestamps import to_datetime
+
+router = APIRouter(prefix="/v1/companies", tags=["companies"])
+
+CompaniesReader = Annotated[RequestContext, Security(authenticated, scopes=["companies:read"])]
+CompaniesWriter = Annotated[RequestContext, Security(authenticated, scopes=["companies:write"])]
+
+
+def to_company(message: companies_pb2.Company) -> Company:
+    return Company(
+        id=message.id,
+        name=message.name,
+        domain=message.domain,
+        industry=message.industry,
+        owner_id=message.owner_id or None,
+        version=message.version,
+        created_at=to_datetime(message.created_at),
+        updated_at=to_datetime(message.updated_at),
+        created_by=message.created_by or None,
+        updated_by=message.updated_by or None,
+        custom_fields=from_struct(message.custom_fields),
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a company",
+    description="A company whose normalized domain already exists is refused with 409 "
+    "and the existing companies' ids in `candidates`, unless `allow_duplicate` is true. "
+    "Contacts are linked from the contact side (`company_ids` on a contact); list a "
+    "company's contacts with `GET /v1/contacts?filter=companies.id:eq:<id>`.",
+    response_model=Company,
+    responses=problems(401, 403, 409, 422),
+)
+async def create_company(
+    body: CompanyCreate, request: Request, response: Response, caller: CompaniesWriter
+) -> Company:
+    create = companies_pb2.CreateCompanyRequest(
+        **body.model_dump(exclude_none=True, exclude={"custom_fields"}),
+        custom_fields=to_struct(body.custom_fields),
+    )
+    stub = request.app.state.upstreams.companies
+    message = await refusing_duplicates(
+        stub.CreateCompany(create), lambda: stub.FindDuplicateCompanies(create)
+    )
+    company = to_company(message)
+    response.headers["Location"] = f"/v1/companies/{company.id}"
+    response.headers["ETag"] = etag(company.version)
+    return company
+
+
+@router.get(
+    "",
+    summary="List companies, oldest first, with filters and cursor pagination",
+    description=FILTER_SYNTAX,
+    response_model=CompanyList,
+    responses=problems(401, 403, 422),
+)
+async def list_companies(
+    request: Request,
+    caller: CompaniesReader,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+    filter: Annotated[list[str] | None, Query(max_length=20)] = None,
+    sort: Annotated[str | None, Query(max_length=500)] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+) -> CompanyList:
+    search = query_string_search(filters=filter or [], sort=sort, q=q, limit=limit, cursor=cursor)
+    return await _search(request, search)
+
+
+@router.post(
+    "/search",
+    summary="Search companies: filter groups, sorts, full text",
+    description="AND within a filter group, OR between groups; the same fields, operators "
+    "and semantics as `POST /v1/contacts/search` (linked records: `contacts.<field>`).",
+    response_model=CompanyList,
+    responses=problems(401, 403, 422),
+)
+async def search_companies(
+    body: SearchRequest, request: Request, caller: CompaniesReader
+) -> CompanyList:
+    return await _search(request, search_to_proto(body))
+
+
+async def _search(request: Request, search: records_pb2.SearchRequest) -> CompanyList:
+    page = await request.app.state.upstreams.companies.SearchCompanies(search)
+    return CompanyList(
+        data=[to_company(c) for c in page.companies], next_cursor=page.next_cursor or None
+    )
+
+
+@router.get(
+    "/{company_id}",
+    summary="Get a company",
+    response_model=Company,
+    responses=problems(401, 403, 404, 422),
+)
+async def get_company(
+    company_id: str, request: Request, response: Response, caller: CompaniesReader
+) -> Company:
+    message = await request.app.state.upstreams.companies.GetCompany(
+        companies_pb2.GetCompanyRequest(id=company_id)
+    )
+    company = to_company(message)
+    response.headers["ETag"] = etag(company.version)
+    return company
+
+
+@router.patch(
+    "/{company_id}",
+    summary="Update some fields of a company",
+    description="Send `If-Match` with the company's ETag to refuse the write (412) if "
+    "someone changed it since you read it. `custom_fields` merges (null clears a key).",
+    response_model=Company,
+    responses=problems(401, 403, 404, 409, 412, 422),
+)
+async def update_company(
+    company_id: str,
+    body: CompanyUpdate,
+    request: Request,
+    response: Response,
+    caller: CompaniesWriter,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Company:
+    fields = body.model_dump(exclude_unset=True, exclude={"custom_fields"})
+    fields = {k: v for k, v in fields.items() if v is not None}
+    update = companies_pb2.UpdateCompanyRequest(id=company_id, **fields)
+    if body.custom_fields:
+        update.custom_fields.CopyFrom(to_struct(body.custom_fields))
+    expected = parse_if_match(if_match)
+    if expected is not None:
+        update.expected_version = expected
+    company = to_company(await request.app.state.upstreams.companies.UpdateCompany(update))
+    response.headers["ETag"] = etag(company.version)
+    return company
+
+
+@router.delete(
+    "/{company_id}",
+    status_code=204,
+    summary="Delete a company",
+    description="Its contacts stay, detached from it.",
+    responses=problems(401, 403, 404, 422),
+)
+async def delete_company(company_id: str, request: Request, caller: CompaniesWriter) -> Response:
+    await request.app.state.upstreams.companies.DeleteCompany(
+        companies_pb2.DeleteCompanyRequest(id=company_id)
+    )
+    return Response(status_code=204)

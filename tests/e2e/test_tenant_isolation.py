@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from .conftest import Account
+from .test_records import post
 from .test_slice import create_contact
 
 pytestmark = pytest.mark.e2e
@@ -45,3 +46,55 @@ class TestCrossTenant:
         listed = await api.get("/v1/contacts", headers=spoofed)
         assert listed.status_code == 200
         assert listed.json()["data"] == []
+
+
+class TestCrossTenantRecords:
+    async def test_companies_and_custom_fields_of_tenant_a_are_404_for_tenant_b(
+        self, api: httpx.AsyncClient, tenant_a: Account, tenant_b: Account
+    ) -> None:
+        company = await post(
+            api, tenant_a, "/v1/companies", {"name": "Secret", "domain": "s.example"}
+        )
+        field = await post(
+            api,
+            tenant_a,
+            "/v1/custom-fields/contacts",
+            {"key": "secret", "label": "Secret", "field_type": "text"},
+        )
+        company_path = f"/v1/companies/{company['id']}"
+        field_path = f"/v1/custom-fields/contacts/{field['id']}"
+        responses = [
+            await api.get(company_path, headers=tenant_b.headers),
+            await api.patch(company_path, json={"name": "Pwned"}, headers=tenant_b.headers),
+            await api.delete(company_path, headers=tenant_b.headers),
+            await api.get(field_path, headers=tenant_b.headers),
+            await api.patch(field_path, json={"label": "Pwned"}, headers=tenant_b.headers),
+            await api.delete(field_path, headers=tenant_b.headers),
+        ]
+        assert [r.status_code for r in responses] == [404] * 6
+        for path in ("/v1/companies", "/v1/custom-fields/contacts"):
+            listed = await api.get(path, headers=tenant_b.headers)
+            assert listed.json()["data"] == []
+        searched = await api.post(
+            "/v1/companies/search", json={"query": "secret"}, headers=tenant_b.headers
+        )
+        assert searched.json()["data"] == []
+        # Nor can tenant B link A's company, use A's custom field, or see A's duplicates.
+        linked = await api.post(
+            "/v1/contacts",
+            json={"first_name": "B", "company_ids": [company["id"]]},
+            headers=tenant_b.headers,
+        )
+        assert linked.status_code == 422
+        used = await api.post(
+            "/v1/contacts",
+            json={"first_name": "B", "custom_fields": {"secret": "x"}},
+            headers=tenant_b.headers,
+        )
+        assert used.status_code == 422
+        same_domain = await api.post(
+            "/v1/companies", json={"name": "Mine", "domain": "s.example"}, headers=tenant_b.headers
+        )
+        assert same_domain.status_code == 201
+        intact = await api.get(company_path, headers=tenant_a.headers)
+        assert intact.json()["name"] == "Secret"

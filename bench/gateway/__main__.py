@@ -15,8 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import asyncpg
-import httpx
 
 from bench.gateway.load import DirectRead, client, paired_latencies, throughput
 from bench.gateway.stack import (
@@ -71,8 +71,8 @@ class Target:
 
     path: str
     headers: dict[str, str]
-    on: httpx.AsyncClient
-    off: httpx.AsyncClient
+    on: aiohttp.ClientSession
+    off: aiohttp.ClientSession
     direct: DirectRead
 
 

@@ -19,7 +19,7 @@ from jwt.algorithms import ECAlgorithm
 
 from crm.events.v1 import identity_pb2 as identity_events
 from crm_kit.auth.revocations import RevocationList
-from crm_kit.auth.tokens import AccessTokenVerifier, JwksCache, Principal
+from crm_kit.auth.tokens import AccessTokenVerifier, JwksCache, Principal, VerifiedTokens
 from crm_kit.errors import Unauthenticated, Unavailable
 
 pytestmark = pytest.mark.unit
@@ -260,6 +260,98 @@ class TestVerify:
         await verifier.verify(sign(signing_key, access_claims()))
 
         assert jwks.calls == 1
+
+
+class TestVerifiedTokens:
+    """A verified token is remembered by its exact string, never beyond what verify allows."""
+
+    async def test_second_verify_of_the_same_token_skips_the_signature_check(
+        self,
+        verifier: AccessTokenVerifier,
+        signing_key: ec.EllipticCurvePrivateKey,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        token = sign(signing_key, access_claims())
+        first = await verifier.verify(token)
+
+        def no_decode(*args: Any, **kwargs: Any) -> None:
+            raise AssertionError("the signature was checked again")
+
+        monkeypatch.setattr(jwt, "decode", no_decode)
+        assert await verifier.verify(token) == first
+
+    async def test_a_tampered_copy_of_a_verified_token_is_refused(
+        self, verifier: AccessTokenVerifier, signing_key: ec.EllipticCurvePrivateKey
+    ) -> None:
+        token = sign(signing_key, access_claims(roles=["viewer"]))
+        await verifier.verify(token)
+        header, _, signature = token.split(".")
+        forged_claims = jwt.decode(token, options={"verify_signature": False})
+        forged_claims["roles"] = ["owner"]
+        forged = f"{header}.{b64url(json.dumps(forged_claims).encode())}.{signature}"
+
+        with pytest.raises(Unauthenticated):
+            await verifier.verify(forged)
+
+    async def test_a_remembered_token_still_expires(
+        self,
+        verifier: AccessTokenVerifier,
+        signing_key: ec.EllipticCurvePrivateKey,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        now = time.time()
+        token = sign(signing_key, access_claims(iat=int(now), exp=int(now) + 60))
+        await verifier.verify(token)
+        monkeypatch.setattr(time, "time", lambda: now + 120)
+
+        with pytest.raises(Unauthenticated) as rejected:
+            await verifier.verify(token)
+        assert rejected.value.code == "token_expired"
+
+    async def test_a_remembered_token_dies_with_its_withdrawn_key(
+        self, signing_key: ec.EllipticCurvePrivateKey
+    ) -> None:
+        jwks = CountingJwks(jwks_document((signing_key, KID)))
+        verifier = verifier_for(jwks, min_refresh_seconds=0)
+        token = sign(signing_key, access_claims())
+        await verifier.verify(token)
+        jwks.document = jwks_document((new_key(), "key-2"))
+        await verifier.keys.refresh()
+
+        with pytest.raises(Unauthenticated):
+            await verifier.verify(token)
+
+    async def test_a_remembered_token_is_still_checked_for_revocation(
+        self, jwks: CountingJwks, signing_key: ec.EllipticCurvePrivateKey
+    ) -> None:
+        revocations = RevocationList()
+        verifier = AccessTokenVerifier(
+            JwksCache(jwks), issuer=ISSUER, audience=AUDIENCE, revocations=revocations
+        )
+        token = sign(signing_key, access_claims(sid="session-1"))
+        claims = jwt.decode(token, options={"verify_signature": False})
+        await verifier.verify(token)
+        revocations.apply(revoked(user_id=claims["sub"], session_id="session-1", at=time.time()))
+
+        with pytest.raises(Unauthenticated) as rejected:
+            await verifier.verify(token)
+        assert rejected.value.code == "token_revoked"
+
+    async def test_memory_is_bounded_by_forgetting_the_oldest(
+        self, jwks: CountingJwks, signing_key: ec.EllipticCurvePrivateKey
+    ) -> None:
+        verified = VerifiedTokens(max_entries=2)
+        verifier = AccessTokenVerifier(
+            JwksCache(jwks), issuer=ISSUER, audience=AUDIENCE, verified=verified
+        )
+        tokens = [sign(signing_key, access_claims()) for _ in range(3)]
+        for token in tokens:
+            await verifier.verify(token)
+
+        keys = verifier.keys
+        assert verified.get(tokens[0], keys=keys) is None
+        assert verified.get(tokens[1], keys=keys) is not None
+        assert verified.get(tokens[2], keys=keys) is not None
 
 
 class TestJwksCache:

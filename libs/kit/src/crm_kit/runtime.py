@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import uvloop
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_kit.auth.identity_client import identity_jwks_fetcher
@@ -168,4 +169,5 @@ def service_main(
         )
         log.info("database migrated")
     else:
-        asyncio.run(serve(name, settings, build))
+        # uvloop: a leaner event loop, for a few hundred microseconds per request.
+        uvloop.run(serve(name, settings, build))

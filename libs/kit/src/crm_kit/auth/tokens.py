@@ -63,6 +63,10 @@ class JwksCache:
     def loaded(self) -> bool:
         return bool(self._keys)
 
+    def knows(self, kid: str) -> bool:
+        """Whether `kid` is in the key set as last loaded (no refresh)."""
+        return kid in self._keys
+
     async def refresh(self) -> None:
         document = json.loads(await self._fetch())
         keys = {}
@@ -98,6 +102,37 @@ class RevocationCheck(Protocol):
     def is_revoked(self, principal: Principal) -> bool: ...
 
 
+class VerifiedTokens:
+    """Principals of tokens whose signature and claims already passed, by exact token.
+
+    An ES256 check costs about 0.17 ms, paid by the gateway and again by each service a
+    request reaches; a client sends the same token for minutes. The exact string is the
+    key, so only a token byte-for-byte identical to a verified one hits. A hit still
+    honours a signing key withdrawn from the JWKS; expiry and revocation are checked
+    by the verifier on every call. FIFO eviction bounds the memory.
+    """
+
+    def __init__(self, *, max_entries: int = 10_000) -> None:
+        self._max_entries = max_entries
+        self._entries: dict[str, tuple[Principal, str]] = {}
+
+    def get(self, token: str, *, keys: JwksCache) -> Principal | None:
+        """The token's principal if it was verified and its key is still published."""
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        principal, kid = entry
+        if not keys.knows(kid):
+            del self._entries[token]
+            return None
+        return principal
+
+    def put(self, token: str, principal: Principal, kid: str) -> None:
+        if len(self._entries) >= self._max_entries:
+            del self._entries[next(iter(self._entries))]
+        self._entries[token] = (principal, kid)
+
+
 class AccessTokenVerifier:
     def __init__(
         self,
@@ -107,14 +142,26 @@ class AccessTokenVerifier:
         audience: str,
         leeway: int = 5,
         revocations: RevocationCheck | None = None,
+        verified: VerifiedTokens | None = None,
     ) -> None:
         self.keys = keys
         self.revocations = revocations
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway
+        self._verified = verified if verified is not None else VerifiedTokens()
 
     async def verify(self, token: str) -> Principal:
+        principal = self._verified.get(token, keys=self.keys)
+        if principal is None:
+            principal = await self._verify_signed(token)
+        elif time.time() >= principal.expires_at + self._leeway:
+            raise Unauthenticated("the access token has expired", code="token_expired")
+        if self.revocations is not None and self.revocations.is_revoked(principal):
+            raise Unauthenticated("the access token has been revoked", code="token_revoked")
+        return principal
+
+    async def _verify_signed(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -143,8 +190,7 @@ class AccessTokenVerifier:
         except jwt.PyJWTError as exc:
             raise Unauthenticated("invalid access token", code="invalid_token") from exc
         principal = _principal(claims)
-        if self.revocations is not None and self.revocations.is_revoked(principal):
-            raise Unauthenticated("the access token has been revoked", code="token_revoked")
+        self._verified.put(token, principal, kid)
         return principal
 
 

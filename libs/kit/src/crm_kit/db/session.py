@@ -33,7 +33,7 @@ GUCS_KEY = "gucs"
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     # hide_parameters: a failed statement's error text must never carry its values
     # (password hashes, emails) into logs or to a caller.
-    return create_async_engine(url, pool_size=pool_size, pool_pre_ping=True, hide_parameters=True)
+    return create_async_engine(url, pool_size=pool_size, hide_parameters=True)
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import grpc
 from grpc.aio import ServicerContext
+from sqlalchemy.exc import DBAPIError
 
 from crm_kit.auth.tokens import AccessTokenVerifier
 from crm_kit.context import RequestContext, bind_context, current_context
@@ -23,6 +24,7 @@ from crm_kit.errors import (
     ERROR_FIELD_METADATA_KEY,
     ServiceError,
     Unauthenticated,
+    Unavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,8 @@ class ContextServerInterceptor(grpc.aio.ServerInterceptor):
                     return await behavior(request, context)
             except ServiceError as error:
                 await _abort(context, error)
+            except DBAPIError as error:
+                await _abort(context, _database_error(method, error))
             except Exception:
                 # Never the exception's text: it may quote SQL or values.
                 log.exception("unhandled error in %s", method)
@@ -114,6 +118,21 @@ class ContextServerInterceptor(grpc.aio.ServerInterceptor):
             user_agent=user_agent,
             traceparent=traceparent,
         )
+
+
+def _database_error(method: str, error: DBAPIError) -> ServiceError:
+    """A lost database connection is worth a retry (UNAVAILABLE); anything else is a bug.
+
+    Pools do not ping before each checkout (a round trip per request): a connection the
+    server dropped fails its first statement, SQLAlchemy invalidates the pool, and the
+    caller's retry gets a fresh connection.
+    """
+    if error.connection_invalidated:
+        log.warning("database connection lost in %s", method)
+        return Unavailable("the database connection was lost; retry", code="database_unavailable")
+    # Never the exception's text: it may quote SQL or values.
+    log.error("database error in %s", method, exc_info=error)
+    return ServiceError("internal error", code="internal")
 
 
 async def _abort(context: ServicerContext, error: ServiceError) -> None:

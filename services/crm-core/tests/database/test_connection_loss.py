@@ -1,0 +1,61 @@
+"""Pools do not ping before each checkout: a dropped connection costs one failed call."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from crm_kit.db.session import make_session_factory, unit_of_work
+
+pytestmark = pytest.mark.integration
+
+APPLICATION_NAME = f"connection-loss-{uuid.uuid4().hex[:8]}"
+
+
+@pytest_asyncio.fixture
+async def engine(database_urls: tuple[str, str]) -> AsyncIterator[AsyncEngine]:
+    """An engine of its own, named, so terminating its backend touches no other test."""
+    engine = create_async_engine(
+        database_urls[0],
+        pool_size=1,
+        connect_args={"server_settings": {"application_name": APPLICATION_NAME}},
+    )
+    yield engine
+    await engine.dispose()
+
+
+async def terminate_backends(migration_url: str) -> int:
+    connection = await asyncpg.connect(migration_url.replace("+asyncpg", ""))
+    try:
+        killed: int = await connection.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = $1",
+            APPLICATION_NAME,
+        )
+        return killed
+    finally:
+        await connection.close()
+
+
+async def read_one(engine: AsyncEngine) -> int:
+    async with unit_of_work(make_session_factory(engine), tenant_id=uuid.uuid4()) as session:
+        return int(await session.scalar(text("SELECT 1")) or 0)
+
+
+async def test_a_dropped_connection_fails_one_call_then_the_pool_recovers(
+    engine: AsyncEngine, database_urls: tuple[str, str]
+) -> None:
+    assert await read_one(engine) == 1
+    assert await terminate_backends(database_urls[1]) == 1
+
+    with pytest.raises(DBAPIError) as lost:
+        await read_one(engine)
+    assert lost.value.connection_invalidated is True
+    assert await read_one(engine) == 1

@@ -8,14 +8,34 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
+def _text_problem(value: object) -> str | None:
+    """Why a (possibly nested) value cannot travel on: NUL bytes, which PostgreSQL text
+    refuses, or lone UTF-16 surrogates (JSON may escape them, `"\\ud800"`), which are
+    not Unicode text and which protobuf cannot encode."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "must not contain NUL characters"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "must be valid Unicode text (no lone surrogates)"
+        return None
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, list | tuple):
+        return next((p for p in map(_text_problem, value) if p is not None), None)
+    return None
+
+
 class ApiModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     @field_validator("*", mode="after")
     @classmethod
-    def _no_nul(cls, value: object) -> object:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
+    def _valid_text(cls, value: object) -> object:
+        problem = _text_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
 

@@ -154,6 +154,20 @@ class TestVerify:
             issued_at=claims["iat"],
         )
 
+    async def test_plan_claim_becomes_the_principals_plan(
+        self, verifier: AccessTokenVerifier, signing_key: ec.EllipticCurvePrivateKey
+    ) -> None:
+        principal = await verifier.verify(sign(signing_key, access_claims(plan="pro")))
+
+        assert principal.plan == "pro"
+
+    async def test_token_without_a_plan_claim_is_on_the_default_plan(
+        self, verifier: AccessTokenVerifier, signing_key: ec.EllipticCurvePrivateKey
+    ) -> None:
+        principal = await verifier.verify(sign(signing_key, access_claims()))
+
+        assert principal.plan == ""
+
     async def test_rejects_token_signed_by_another_key_with_the_same_kid(
         self, verifier: AccessTokenVerifier
     ) -> None:
@@ -214,6 +228,7 @@ class TestVerify:
             pytest.param({"tenant": None}, id="missing-tenant"),
             pytest.param({"sub": "not-a-uuid"}, id="non-uuid-subject"),
             pytest.param({"roles": "owner"}, id="roles-not-a-list"),
+            pytest.param({"plan": ["pro"]}, id="plan-not-a-string"),
         ],
     )
     async def test_rejects_bad_claims(

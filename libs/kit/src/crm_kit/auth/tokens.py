@@ -47,6 +47,8 @@ class Principal:
     scopes: tuple[str, ...] = ()
     # "user", or "api_key" for the internal token identity mints for an API key.
     actor_kind: str = USER_ACTOR
+    # The tenant's billing plan as of the token's minting; "" is the default plan.
+    plan: str = ""
 
 
 class JwksCache:
@@ -201,6 +203,14 @@ def _strings(claims: dict[str, Any], name: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _plan(claims: dict[str, Any]) -> str:
+    """The optional `plan` claim: absent (tokens minted before plans existed) is ""."""
+    value = claims.get("plan", "")
+    if not isinstance(value, str):
+        raise ValueError("plan")
+    return value
+
+
 def _principal(claims: dict[str, Any]) -> Principal:
     try:
         actor_kind = claims.get("act", USER_ACTOR)
@@ -216,6 +226,7 @@ def _principal(claims: dict[str, Any]) -> Principal:
             session_id=str(claims["sid"]) if "sid" in claims else None,
             scopes=_strings(claims, "scopes"),
             actor_kind=actor_kind,
+            plan=_plan(claims),
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise Unauthenticated(

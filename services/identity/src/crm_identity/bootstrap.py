@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crm.identity.v1 import api_keys_pb2_grpc, identity_pb2_grpc, mfa_pb2_grpc, users_pb2_grpc
 from crm_identity.dependencies import IdentityDependencies
 from crm_identity.entrypoints import grpc_api_keys, grpc_identity, grpc_mfa, grpc_users
+from crm_identity.entrypoints.consumers import build_consumer
 from crm_identity.entrypoints.grpc_identity import IdentityServicer
 from crm_identity.login.lockout import LockoutPolicy
 from crm_identity.login.service import LoginPolicies
@@ -110,6 +111,7 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
         | grpc_api_keys.PUBLIC_METHODS
         | grpc_mfa.PUBLIC_METHODS,
         outbox_model=OutboxRecord,
+        consumers=[build_consumer(factory)],
         jwks_fetcher=keys.fetch_jwks,
         on_start=[keys.load],
         background=[keys.reload_forever],

@@ -30,3 +30,5 @@ class AuthenticatedUser:
     tenant_id: uuid.UUID
     user_id: uuid.UUID
     roles: tuple[str, ...]
+    # The tenant's billing plan, for the access token's `plan` claim ("" = default).
+    plan: str = ""

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_identity.models import ApiKey
+from crm_identity.models import ApiKey, Tenant
 
 # Set per transaction by ResolveApiKey: an RLS policy on api_keys lets such a
 # transaction read the one row with exactly this key hash, across tenants.
@@ -23,10 +23,19 @@ class ApiKeyRepository:
             .execution_options(skip_tenant_filter=True)
         )
 
-    async def lock_by_hash(self, session: AsyncSession, key_hash: str) -> ApiKey | None:
-        return await session.scalar(
-            select(ApiKey).where(ApiKey.key_hash == key_hash).with_for_update()
-        )
+    async def lock_by_hash_with_plan(
+        self, session: AsyncSession, key_hash: str
+    ) -> tuple[ApiKey | None, str]:
+        """The key, locked, and its tenant's billing plan, in one query."""
+        row = (
+            await session.execute(
+                select(ApiKey, Tenant.plan)
+                .join(Tenant, Tenant.id == ApiKey.tenant_id)
+                .where(ApiKey.key_hash == key_hash)
+                .with_for_update(of=ApiKey)
+            )
+        ).first()
+        return (row[0], row[1]) if row is not None else (None, "")
 
     async def lock(self, session: AsyncSession, api_key_id: uuid.UUID) -> ApiKey | None:
         return await session.scalar(

@@ -36,7 +36,7 @@ def _usable_for(api_key: ApiKey, now: datetime, ttl_seconds: int) -> int:
 
 
 def mint_api_key_token(
-    keys: KeyStore, policy: TokenPolicy, api_key: ApiKey, *, expires_in: int
+    keys: KeyStore, policy: TokenPolicy, api_key: ApiKey, *, plan: str, expires_in: int
 ) -> str:
     """A user access token's shape with the key as subject, no role, its scopes, no session."""
     return sign_access_token(
@@ -45,6 +45,7 @@ def mint_api_key_token(
         subject=str(api_key.id),
         tenant_id=str(api_key.tenant_id),
         roles=[],
+        plan=plan,
         expires_in=expires_in,
         extra={"scopes": list(api_key.scopes), "act": API_KEY_ACTOR},
     )
@@ -67,13 +68,13 @@ async def resolve(
     if tenant is None:
         raise Unauthenticated(INVALID_API_KEY, code="invalid_api_key")
     async with unit_of_work(factory, tenant_id=tenant) as session:
-        api_key = await api_key_repository.lock_by_hash(session, key_hash)
+        api_key, plan = await api_key_repository.lock_by_hash_with_plan(session, key_hash)
         now = utcnow()
         expires_in = _usable_for(api_key, now, ttl_seconds) if api_key else 0
         if api_key is None or expires_in == 0:
             raise Unauthenticated(INVALID_API_KEY, code="invalid_api_key")
         api_key.last_used_at = now
-        token = mint_api_key_token(keys, policy, api_key, expires_in=expires_in)
+        token = mint_api_key_token(keys, policy, api_key, plan=plan, expires_in=expires_in)
         return ResolvedApiKey(
             api_key_id=api_key.id,
             tenant_id=api_key.tenant_id,

@@ -14,6 +14,7 @@ from crm_identity.login.service import LoginPolicies, LoginResult, log_in
 from crm_identity.mfa.challenges import PendingSecondFactor
 from crm_identity.models import UserSession
 from crm_identity.passwords import service as passwords
+from crm_identity.plans.service import DEFAULT_PLAN
 from crm_identity.sessions import by_token
 from crm_identity.sessions import service as sessions
 from crm_kit.background import BackgroundTasks
@@ -85,8 +86,12 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         )
         async with unit_of_work(self.factory, tenant_id=accounts.new_tenant_id()) as session:
             owner = await accounts.signup(session, data=data, hasher=self.policies.hasher)
+            # A new organization starts on the default plan until billing says otherwise.
             user = AuthenticatedUser(
-                tenant_id=owner.tenant_id, user_id=owner.id, roles=tuple(owner.roles)
+                tenant_id=owner.tenant_id,
+                user_id=owner.id,
+                roles=tuple(owner.roles),
+                plan=DEFAULT_PLAN,
             )
             pair = await sessions.start(
                 session, user=user, keys=self.policies.keys, policy=self.policies.tokens

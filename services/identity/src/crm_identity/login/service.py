@@ -19,6 +19,7 @@ from crm_identity.mfa import challenges
 from crm_identity.mfa.challenges import PendingSecondFactor
 from crm_identity.models import Tenant, User
 from crm_identity.passwords.hashing import PasswordHasher
+from crm_identity.plans import service as plans
 from crm_identity.sessions import service as sessions
 from crm_identity.tokens.access import TokenPolicy
 from crm_identity.tokens.keys import KeyStore
@@ -128,7 +129,13 @@ async def complete(
     """The last step of a login that proved everything it had to: clear the failure
     counters, start the session and publish login.succeeded."""
     await record_success(session, user_id=user.id)
-    identity = AuthenticatedUser(tenant_id=user.tenant_id, user_id=user.id, roles=tuple(user.roles))
+    identity = AuthenticatedUser(
+        tenant_id=user.tenant_id,
+        user_id=user.id,
+        roles=tuple(user.roles),
+        # Already loaded by a password login (identity map): no extra query there.
+        plan=await plans.plan_of(session, tenant_id=user.tenant_id),
+    )
     pair = await sessions.start(session, user=identity, keys=policies.keys, policy=policies.tokens)
     activity.record(
         session,

@@ -23,3 +23,8 @@ class Tenant(Base):
     status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Every user must log in with a second factor.
     mfa_required: Mapped[bool] = mapped_column(default=False, server_default="false")
+    # The billing plan (set by billing.plan.changed); "" is the default plan. Every
+    # access token carries it, so the gateway picks its rate limits without a lookup.
+    plan: Mapped[str] = mapped_column(String(50), default="", server_default="")
+    # The changed_at of the event that set `plan`: an older event never overwrites it.
+    plan_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

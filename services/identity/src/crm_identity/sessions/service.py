@@ -14,6 +14,7 @@ from crm.events.v1 import identity_pb2 as identity_events
 from crm_identity import activity
 from crm_identity.accounts.schemas import AuthenticatedUser
 from crm_identity.models import RefreshToken, Tenant, User, UserSession
+from crm_identity.plans.service import DEFAULT_PLAN
 from crm_identity.revocation import revoke_access
 from crm_identity.tokens.access import TokenPolicy, mint_access_token
 from crm_identity.tokens.keys import KeyStore
@@ -125,7 +126,12 @@ async def rotate(
         # The organization now requires a second factor this user does not have.
         return None
     user_session.last_used_at = now
-    identity = AuthenticatedUser(tenant_id=user.tenant_id, user_id=user.id, roles=tuple(user.roles))
+    identity = AuthenticatedUser(
+        tenant_id=user.tenant_id,
+        user_id=user.id,
+        roles=tuple(user.roles),
+        plan=tenant.plan if tenant is not None else DEFAULT_PLAN,
+    )
     return await _issue(session, user=identity, user_session=user_session, keys=keys, policy=policy)
 
 

@@ -27,11 +27,14 @@ def sign_access_token(
     subject: str,
     tenant_id: str,
     roles: list[str],
+    plan: str,
     expires_in: int,
     extra: dict[str, object] | None = None,
 ) -> str:
     """The one claim layout of every access token identity mints.
 
+    `plan` is the tenant's billing plan ("" = default): the gateway picks the caller's
+    rate limits from it without a lookup, so a plan change applies from the next token.
     `iat` keeps milliseconds (NumericDate allows fractions), so a token minted just
     after a revocation is told apart from one minted in the same second before it.
     """
@@ -43,6 +46,7 @@ def sign_access_token(
             "sub": subject,
             "tenant": tenant_id,
             "roles": roles,
+            "plan": plan,
             **(extra or {}),
             "iat": round(now, 3),
             "exp": int(now) + expires_in,
@@ -60,6 +64,7 @@ def mint_access_token(
         subject=str(user.user_id),
         tenant_id=str(user.tenant_id),
         roles=list(user.roles),
+        plan=user.plan,
         expires_in=policy.access_ttl_seconds,
         extra={"sid": session_id},
     )

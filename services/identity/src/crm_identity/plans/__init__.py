@@ -1,0 +1,1 @@
+"""Tenant billing plans: stored from billing.plan.changed, carried in access tokens."""

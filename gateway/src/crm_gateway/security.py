@@ -9,8 +9,8 @@ declares none is not open to API keys at all.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
@@ -20,7 +20,7 @@ from crm_gateway.api_keys import ApiKeyAuthenticator
 from crm_gateway.problems import Problem
 from crm_gateway.ratelimit import Check, RateLimiterService, RateLimitPolicy
 from crm_gateway.request_log import CALLER_STATE_KEY
-from crm_gateway.settings import GatewaySettings
+from crm_gateway.settings import GatewaySettings, PlanRateLimitSpecs
 from crm_kit.auth import api_key_format
 from crm_kit.auth.tokens import API_KEY_ACTOR, AccessTokenVerifier, Principal
 from crm_kit.context import RequestContext, bind_context, current_context
@@ -43,24 +43,55 @@ def client_ip(request: Request) -> str:
 
 
 @dataclass(frozen=True)
-class RateLimits:
-    """The limits of one plan (the default one until billing assigns plans)."""
+class PlanLimits:
+    """What a billing plan sets: the limit per user or API key, and per tenant."""
 
     principal: RateLimitPolicy
     tenant: RateLimitPolicy
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Every limit, built once at startup. The caller's plan (the token's `plan` claim)
+    picks its PlanLimits from memory, so the hot path makes no lookup; per-IP and
+    auth-endpoint limits are the same for every plan."""
+
+    default_plan: PlanLimits
     ip: RateLimitPolicy
     auth_ip: RateLimitPolicy
     auth_account: RateLimitPolicy
+    plans: Mapping[str, PlanLimits] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: GatewaySettings) -> RateLimits:
         return cls(
-            principal=RateLimitPolicy.parse("default", settings.rate_limit_default),
-            tenant=RateLimitPolicy.parse("tenant", settings.rate_limit_tenant),
+            default_plan=PlanLimits(
+                principal=RateLimitPolicy.parse("default", settings.rate_limit_default),
+                tenant=RateLimitPolicy.parse("tenant", settings.rate_limit_tenant),
+            ),
             ip=RateLimitPolicy.parse("ip", settings.rate_limit_ip),
             auth_ip=RateLimitPolicy.parse("auth", settings.rate_limit_auth),
             auth_account=RateLimitPolicy.parse("auth-account", settings.rate_limit_auth_account),
+            plans={
+                name: _plan_limits(name, specs, settings)
+                for name, specs in settings.rate_limit_plans.items()
+            },
         )
+
+    def for_plan(self, plan: str) -> PlanLimits:
+        """The plan's limits; an empty or unconfigured plan gets the default plan's."""
+        return self.plans.get(plan, self.default_plan)
+
+
+def _plan_limits(name: str, specs: PlanRateLimitSpecs, settings: GatewaySettings) -> PlanLimits:
+    """Policies named after the plan (`pro-principal`, `pro-tenant`), so headers and
+    Redis keys say which plan applied and plans never share a counter."""
+    return PlanLimits(
+        principal=RateLimitPolicy.parse(
+            f"{name}-principal", specs.principal or settings.rate_limit_default
+        ),
+        tenant=RateLimitPolicy.parse(f"{name}-tenant", specs.tenant or settings.rate_limit_tenant),
+    )
 
 
 async def apply_rate_limits(request: Request, response: Response, checks: list[Check]) -> None:
@@ -127,13 +158,14 @@ async def authenticated(
     principal, access_token = await _principal(request, credentials.credentials)
     is_api_key = principal.actor_kind == API_KEY_ACTOR
     limits: RateLimits = request.app.state.rate_limits
+    plan = limits.for_plan(principal.plan)
     caller = f"key:{principal.user_id}" if is_api_key else f"user:{principal.user_id}"
     await apply_rate_limits(
         request,
         response,
         [
-            (limits.principal, caller),
-            (limits.tenant, f"tenant:{principal.tenant_id}"),
+            (plan.principal, caller),
+            (plan.tenant, f"tenant:{principal.tenant_id}"),
             (limits.ip, f"ip:{client_ip(request)}"),
         ],
     )

@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from crm_gateway.ratelimit import RateLimitPolicy
 from crm_kit.settings import BaseServiceSettings
+
+# A plan name goes into RateLimit-Policy names and Redis keys: keep it plain.
+PLAN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")
+
+
+class PlanRateLimitSpecs(BaseModel):
+    """One billing plan's limits; one left out is the default plan's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    principal: str | None = None
+    tenant: str | None = None
+
+    @field_validator("principal", "tenant")
+    @classmethod
+    def _rate_spec(cls, value: str | None) -> str | None:
+        if value is not None:
+            RateLimitPolicy.parse("check", value)
+        return value
 
 
 class GatewaySettings(BaseServiceSettings):
@@ -28,6 +49,10 @@ class GatewaySettings(BaseServiceSettings):
     rate_limit_ip: str = "1000/second"
     rate_limit_auth: str = "10/minute"
     rate_limit_auth_account: str = "10/minute"
+    # Per billing plan (the access token's `plan` claim), a JSON object such as
+    # {"pro": {"principal": "300/second", "tenant": "3000/second"}}; a token whose plan
+    # is empty or not listed gets the default plan's limits above.
+    rate_limit_plans: dict[str, PlanRateLimitSpecs] = Field(default_factory=dict)
     # Answers to POSTs with an Idempotency-Key: how long a retry replays them, and where
     # they are kept (empty shares the rate limiter's storage).
     idempotency_ttl_seconds: int = Field(default=86_400, ge=1)
@@ -49,6 +74,16 @@ class GatewaySettings(BaseServiceSettings):
     @classmethod
     def _rate_spec(cls, value: str) -> str:
         RateLimitPolicy.parse("check", value)
+        return value
+
+    @field_validator("rate_limit_plans")
+    @classmethod
+    def _plan_names(cls, value: dict[str, PlanRateLimitSpecs]) -> dict[str, PlanRateLimitSpecs]:
+        for name in value:
+            if not PLAN_NAME.match(name):
+                raise ValueError(
+                    f"plan name {name!r} must be 1-50 letters, digits, '_', '.' or '-'"
+                )
         return value
 
     @field_validator("rate_limit_storage_url")

@@ -12,7 +12,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from crm.events.v1 import envelope_pb2
 from crm_devstack.testing import TEST_NATS_URL
-from crm_kit.events.bus import STREAM_NAME
+from crm_kit.events.bus import STREAM_NAME, subject_for
 
 PayloadT = TypeVar("PayloadT", bound=Message)
 
@@ -38,6 +38,19 @@ async def _read_all(subject: str) -> list[envelope_pb2.Envelope]:
             found += [envelope_pb2.Envelope.FromString(m.data) for m in batch]
         await subscription.unsubscribe()
         return found
+    finally:
+        await nc.close()
+
+
+async def publish(envelope: envelope_pb2.Envelope) -> None:
+    """Put an envelope on the bus the way a service's outbox relay does."""
+    nc = await nats.connect(TEST_NATS_URL)
+    try:
+        await nc.jetstream().publish(
+            subject_for(envelope.type),
+            envelope.SerializeToString(),
+            headers={"Nats-Msg-Id": envelope.id},
+        )
     finally:
         await nc.close()
 

@@ -4,6 +4,7 @@ processes, on the machine's PostgreSQL, NATS (JetStream) and Redis."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -24,6 +25,10 @@ from crm_kit.events.bus import STREAM_NAME
 # Beside `make run` and a developer's own services: ports 51051.. and 9000.
 PORT_OFFSET = 1000
 DEFAULT_LIMIT_PER_SECOND = 20
+# A billing plan the gateway knows (GATEWAY_RATE_LIMIT_PLANS); no tenant is on it unless
+# a test publishes billing.plan.changed for it, so other tests keep the default limits.
+E2E_PLAN = "e2e-pro"
+E2E_PLAN_LIMIT_PER_SECOND = 30
 PASSWORD = "correct horse battery"
 
 
@@ -51,6 +56,9 @@ def stack_config() -> StackConfig:
             "GATEWAY_RATE_LIMIT_DEFAULT": f"{DEFAULT_LIMIT_PER_SECOND}/second",
             "GATEWAY_RATE_LIMIT_AUTH": "1000/minute",
             "GATEWAY_RATE_LIMIT_AUTH_ACCOUNT": "1000/minute",
+            "GATEWAY_RATE_LIMIT_PLANS": json.dumps(
+                {E2E_PLAN: {"principal": f"{E2E_PLAN_LIMIT_PER_SECOND}/second"}}
+            ),
             "IDENTITY_BCRYPT_ROUNDS": "10",
         },
     )

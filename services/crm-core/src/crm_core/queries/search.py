@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.queries.fields import load_catalog
 from crm_core.queries.filters import Filter, compile_groups
-from crm_core.queries.fulltext import text_match
+from crm_core.queries.fulltext import text_match, trigram_available
 from crm_core.queries.sorting import (
     SCORE_FIELD,
     Sort,
@@ -57,7 +57,8 @@ async def search(session: AsyncSession, *, spec: ObjectSpec, params: SearchParam
     size = page_size(params.limit)
     catalog = await load_catalog(session, spec)
     where = compile_groups(catalog, params.filter_groups)
-    match = text_match(spec, params.query)
+    trigram = bool(params.query.strip()) and await trigram_available(session)
+    match = text_match(spec, params.query, trigram=trigram)
     sorts = params.sorts or (RELEVANCE_SORT if match else DEFAULT_SORT)
     keys = resolve_sorts(catalog, sorts, score=match.rank if match else None)
     query = select(spec.model, *(k.expr.label(f"sort_{i}") for i, k in enumerate(keys)))

@@ -57,9 +57,20 @@ def _search_columns(*columns: str) -> list[sa.Column]:
     ]
 
 
-def _search_indexes(table: str) -> None:
+def _trigram_available() -> bool:
+    # The embedded PostgreSQL of `make run` (pgserver) ships without contrib: there,
+    # search works without trigram matching and its indexes (see crm_core.queries.fulltext).
+    found = op.get_bind().execute(
+        sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'")
+    )
+    return found.scalar() is not None
+
+
+def _search_indexes(table: str, *, trigram: bool) -> None:
     op.create_index(f"ix_{table}_custom_fields", table, ["custom_fields"], postgresql_using="gin")
     op.create_index(f"ix_{table}_search_vector", table, ["search_vector"], postgresql_using="gin")
+    if not trigram:
+        return
     op.create_index(
         f"ix_{table}_search_text_trgm",
         table,
@@ -79,7 +90,9 @@ def _custom_fields_column() -> sa.Column:
 
 
 def upgrade() -> None:
-    op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    trigram = _trigram_available()
+    if trigram:
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
 
     op.add_column(
         "contacts", sa.Column("phone_e164", sa.String(length=20), server_default="", nullable=False)
@@ -91,7 +104,7 @@ def upgrade() -> None:
         "ix_contacts_tenant_id_lower_email", "contacts", ["tenant_id", sa.text("lower(email)")]
     )
     op.create_index("ix_contacts_tenant_id_phone_e164", "contacts", ["tenant_id", "phone_e164"])
-    _search_indexes("contacts")
+    _search_indexes("contacts", trigram=trigram)
 
     op.create_table(
         "companies",
@@ -113,7 +126,7 @@ def upgrade() -> None:
         "ix_companies_tenant_id_created_at_id", "companies", ["tenant_id", "created_at", "id"]
     )
     op.create_index("ix_companies_tenant_id_domain", "companies", ["tenant_id", "domain"])
-    _search_indexes("companies")
+    _search_indexes("companies", trigram=trigram)
 
     op.create_table(
         "contact_companies",
@@ -180,8 +193,8 @@ def downgrade() -> None:
     op.drop_table("custom_field_definitions")
     op.drop_table("contact_companies")
     op.drop_table("companies")
+    op.execute("DROP INDEX IF EXISTS ix_contacts_search_text_trgm")
     for index in (
-        "ix_contacts_search_text_trgm",
         "ix_contacts_search_vector",
         "ix_contacts_custom_fields",
         "ix_contacts_tenant_id_phone_e164",

@@ -5,7 +5,7 @@ PYTHON ?= python3
 UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: help install run test lint format typecheck proto proto-check unit integration e2e bench clean
+.PHONY: help install run test lint format typecheck proto proto-check unit integration e2e bench bench-crm clean
 
 help:
 	@echo "make run    - run the whole platform on embedded PostgreSQL and NATS"
@@ -13,6 +13,7 @@ help:
 	@echo "make lint   - ruff check, ruff format --check and mypy"
 	@echo "make proto  - regenerate libs/contracts from protos/"
 	@echo "make bench  - the gateway benchmark (bench/gateway; needs PostgreSQL, Redis, NATS)"
+	@echo "make bench-crm - contact list/search latency at 100k contacts (bench/crm; same needs)"
 
 # uv from PyPI when the machine has none: only Python 3.11+ and pip are assumed.
 $(CURDIR)/.tools/bin/uv:
@@ -48,6 +49,9 @@ e2e: install
 
 bench: install
 	$(RUN) python -m bench.gateway
+
+bench-crm: install
+	$(RUN) python -m bench.crm
 
 test: lint
 	$(RUN) pytest

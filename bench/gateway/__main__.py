@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
-from bench.gateway.load import DirectRead, client, paired_latencies, throughput
+from bench.gateway.load import DirectRead, client, paired_latencies, percentile, throughput
 from bench.gateway.stack import (
     RATE_LIMIT,
     REDIS_URL,
@@ -55,10 +55,6 @@ def parse_options() -> Options:
     parser.add_argument("--pairs", type=int, default=1000, help="latency pairs per round")
     args = parser.parse_args()
     return Options(args.requests, args.warmup, args.concurrency, args.rounds, args.pairs)
-
-
-def percentile(samples: list[float], p: int) -> float:
-    return statistics.quantiles(samples, n=100, method="inclusive")[p - 1]
 
 
 def verdict(passed: bool) -> str:

@@ -4,8 +4,10 @@ of the read through the gateway and the same read done directly against the data
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 import uuid
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -20,6 +22,21 @@ FROM contacts WHERE contacts.id = $1 AND contacts.tenant_id = $2
 
 class BenchError(RuntimeError):
     """A read that did not succeed: the figures would measure errors, not reads."""
+
+
+def percentile(samples: list[float], p: int) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[p - 1]
+
+
+async def fetch_as_tenant(
+    connection: asyncpg.Connection, tenant_id: str, sql: str, *args: Any
+) -> list[asyncpg.Record]:
+    """A query as crm-core's runtime role runs it: one transaction with the tenant set
+    for RLS (prepared statements, as SQLAlchemy's)."""
+    async with connection.transaction():
+        await connection.execute("SELECT set_config('app.tenant_id', $1, true)", tenant_id)
+        rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
+    return rows
 
 
 def client(base_url: str, *, concurrency: int) -> aiohttp.ClientSession:
@@ -71,12 +88,8 @@ class DirectRead:
         self._key = (uuid.UUID(contact_id), uuid.UUID(tenant_id))
 
     async def __call__(self) -> None:
-        async with self._connection.transaction():
-            await self._connection.execute(
-                "SELECT set_config('app.tenant_id', $1, true)", self._tenant_id
-            )
-            row = await self._connection.fetchrow(CONTACT_SQL, *self._key)
-        if row is None:
+        rows = await fetch_as_tenant(self._connection, self._tenant_id, CONTACT_SQL, *self._key)
+        if not rows:
             raise BenchError("the contact is not visible to the runtime role")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -28,11 +29,18 @@ RATE_LIMIT = "1000000/second"
 CRM_CORE = next(s for s in SERVICES if s.name == "crm-core")
 
 
-def bench_config() -> StackConfig:
+def bench_config(
+    *,
+    database_suffix: str = DATABASE_SUFFIX,
+    port_offset: int = PORT_OFFSET,
+    redis_url: str = REDIS_URL,
+) -> StackConfig:
+    """The platform as benchmarks run it; another benchmark passes its own databases,
+    ports and Redis database so that it can run right after (or beside) this one."""
     return StackConfig(
-        database_suffix=DATABASE_SUFFIX,
-        port_offset=PORT_OFFSET,
-        rate_limit_storage_url=REDIS_URL,
+        database_suffix=database_suffix,
+        port_offset=port_offset,
+        rate_limit_storage_url=redis_url,
         extra_env={
             "GATEWAY_RATE_LIMIT_DEFAULT": RATE_LIMIT,
             "GATEWAY_RATE_LIMIT_TENANT": RATE_LIMIT,
@@ -79,21 +87,27 @@ class Seed:
     access_token: str
 
 
+def signup(client: httpx.Client, organization_name: str) -> dict[str, Any]:
+    """A new tenant and its owner, signed up through the gateway: the token response."""
+    response = client.post(
+        "/v1/auth/signup",
+        json={
+            "organization_name": organization_name,
+            "owner_name": f"{organization_name} Owner",
+            "email": f"bench-{uuid.uuid4().hex[:10]}@example.com",
+            "password": "correct horse battery staple",
+            "age_attested": True,
+        },
+    )
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
+
+
 def seed(gateway_url: str) -> Seed:
     """A new tenant (signed up through the gateway) with one contact."""
     with httpx.Client(base_url=gateway_url, timeout=30) as client:
-        signup = client.post(
-            "/v1/auth/signup",
-            json={
-                "organization_name": "Bench",
-                "owner_name": "Bench Owner",
-                "email": f"bench-{uuid.uuid4().hex[:10]}@example.com",
-                "password": "correct horse battery staple",
-                "age_attested": True,
-            },
-        )
-        signup.raise_for_status()
-        body = signup.json()
+        body = signup(client, "Bench")
         headers = {"Authorization": f"Bearer {body['access_token']}"}
         contact = client.post(
             "/v1/contacts",

@@ -1,0 +1,1 @@
+"""Contact list and search latency at 100k contacts per tenant."""

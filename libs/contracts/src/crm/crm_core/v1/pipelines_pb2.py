@@ -22,23 +22,48 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from crm.crm_core.v1 import records_pb2 as crm_dot_crm__core_dot_v1_dot_records__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63rm/crm_core/v1/pipelines.proto\x12\x0f\x63rm.crm_core.v1\"H\n\x05Stage\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08position\x18\x03 \x01(\x05\x12\x13\n\x0bprobability\x18\x04 \x01(\x05\"`\n\x08Pipeline\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nis_default\x18\x03 \x01(\x08\x12&\n\x06stages\x18\x04 \x03(\x0b\x32\x16.crm.crm_core.v1.Stage\"\x16\n\x14ListPipelinesRequest\"E\n\x15ListPipelinesResponse\x12,\n\tpipelines\x18\x01 \x03(\x0b\x32\x19.crm.crm_core.v1.Pipeline2q\n\x0fPipelineService\x12^\n\rListPipelines\x12%.crm.crm_core.v1.ListPipelinesRequest\x1a&.crm.crm_core.v1.ListPipelinesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63rm/crm_core/v1/pipelines.proto\x12\x0f\x63rm.crm_core.v1\x1a\x1d\x63rm/crm_core/v1/records.proto\"V\n\x05Stage\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08position\x18\x03 \x01(\x05\x12\x13\n\x0bprobability\x18\x04 \x01(\x05\x12\x0c\n\x04kind\x18\x05 \x01(\t\"`\n\x08Pipeline\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nis_default\x18\x03 \x01(\x08\x12&\n\x06stages\x18\x04 \x03(\x0b\x32\x16.crm.crm_core.v1.Stage\"\x16\n\x14ListPipelinesRequest\"E\n\x15ListPipelinesResponse\x12,\n\tpipelines\x18\x01 \x03(\x0b\x32\x19.crm.crm_core.v1.Pipeline\"=\n\nStageInput\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0bprobability\x18\x02 \x01(\x05\x12\x0c\n\x04kind\x18\x03 \x01(\t\"R\n\x15\x43reatePipelineRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x06stages\x18\x02 \x03(\x0b\x32\x1b.crm.crm_core.v1.StageInput\" \n\x12GetPipelineRequest\x12\n\n\x02id\x18\x01 \x01(\t\"m\n\x15UpdatePipelineRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12,\n\x0bstage_order\x18\x03 \x01(\x0b\x32\x17.crm.crm_core.v1.IdListB\x07\n\x05_name\"#\n\x15\x44\x65letePipelineRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x18\n\x16\x44\x65letePipelineResponse\"v\n\x0f\x41\x64\x64StageRequest\x12\x13\n\x0bpipeline_id\x18\x01 \x01(\t\x12*\n\x05stage\x18\x02 \x01(\x0b\x32\x1b.crm.crm_core.v1.StageInput\x12\x15\n\x08position\x18\x03 \x01(\x05H\x00\x88\x01\x01\x42\x0b\n\t_position\"\x9d\x01\n\x12UpdateStageRequest\x12\x13\n\x0bpipeline_id\x18\x01 \x01(\t\x12\x10\n\x08stage_id\x18\x02 \x01(\t\x12\x11\n\x04name\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0bprobability\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\x11\n\x04kind\x18\x05 \x01(\tH\x02\x88\x01\x01\x42\x07\n\x05_nameB\x0e\n\x0c_probabilityB\x07\n\x05_kind\"[\n\x12RemoveStageRequest\x12\x13\n\x0bpipeline_id\x18\x01 \x01(\t\x12\x10\n\x08stage_id\x18\x02 \x01(\t\x12\x1e\n\x16move_deals_to_stage_id\x18\x03 \x01(\t\"F\n\rCurrencyTotal\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\"x\n\x0b\x42oardColumn\x12%\n\x05stage\x18\x01 \x01(\x0b\x32\x16.crm.crm_core.v1.Stage\x12\x12\n\ndeal_count\x18\x02 \x01(\x03\x12.\n\x06totals\x18\x03 \x03(\x0b\x32\x1e.crm.crm_core.v1.CurrencyTotal\"k\n\rPipelineBoard\x12+\n\x08pipeline\x18\x01 \x01(\x0b\x32\x19.crm.crm_core.v1.Pipeline\x12-\n\x07\x63olumns\x18\x02 \x03(\x0b\x32\x1c.crm.crm_core.v1.BoardColumn2\x8d\x06\n\x0fPipelineService\x12^\n\rListPipelines\x12%.crm.crm_core.v1.ListPipelinesRequest\x1a&.crm.crm_core.v1.ListPipelinesResponse\x12S\n\x0e\x43reatePipeline\x12&.crm.crm_core.v1.CreatePipelineRequest\x1a\x19.crm.crm_core.v1.Pipeline\x12M\n\x0bGetPipeline\x12#.crm.crm_core.v1.GetPipelineRequest\x1a\x19.crm.crm_core.v1.Pipeline\x12S\n\x0eUpdatePipeline\x12&.crm.crm_core.v1.UpdatePipelineRequest\x1a\x19.crm.crm_core.v1.Pipeline\x12\x61\n\x0e\x44\x65letePipeline\x12&.crm.crm_core.v1.DeletePipelineRequest\x1a\'.crm.crm_core.v1.DeletePipelineResponse\x12G\n\x08\x41\x64\x64Stage\x12 .crm.crm_core.v1.AddStageRequest\x1a\x19.crm.crm_core.v1.Pipeline\x12M\n\x0bUpdateStage\x12#.crm.crm_core.v1.UpdateStageRequest\x1a\x19.crm.crm_core.v1.Pipeline\x12M\n\x0bRemoveStage\x12#.crm.crm_core.v1.RemoveStageRequest\x1a\x19.crm.crm_core.v1.Pipeline\x12W\n\x10GetPipelineBoard\x12#.crm.crm_core.v1.GetPipelineRequest\x1a\x1e.crm.crm_core.v1.PipelineBoardb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.crm_core.v1.pipelines_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_STAGE']._serialized_start=52
-  _globals['_STAGE']._serialized_end=124
-  _globals['_PIPELINE']._serialized_start=126
-  _globals['_PIPELINE']._serialized_end=222
-  _globals['_LISTPIPELINESREQUEST']._serialized_start=224
-  _globals['_LISTPIPELINESREQUEST']._serialized_end=246
-  _globals['_LISTPIPELINESRESPONSE']._serialized_start=248
-  _globals['_LISTPIPELINESRESPONSE']._serialized_end=317
-  _globals['_PIPELINESERVICE']._serialized_start=319
-  _globals['_PIPELINESERVICE']._serialized_end=432
+  _globals['_STAGE']._serialized_start=83
+  _globals['_STAGE']._serialized_end=169
+  _globals['_PIPELINE']._serialized_start=171
+  _globals['_PIPELINE']._serialized_end=267
+  _globals['_LISTPIPELINESREQUEST']._serialized_start=269
+  _globals['_LISTPIPELINESREQUEST']._serialized_end=291
+  _globals['_LISTPIPELINESRESPONSE']._serialized_start=293
+  _globals['_LISTPIPELINESRESPONSE']._serialized_end=362
+  _globals['_STAGEINPUT']._serialized_start=364
+  _globals['_STAGEINPUT']._serialized_end=425
+  _globals['_CREATEPIPELINEREQUEST']._serialized_start=427
+  _globals['_CREATEPIPELINEREQUEST']._serialized_end=509
+  _globals['_GETPIPELINEREQUEST']._serialized_start=511
+  _globals['_GETPIPELINEREQUEST']._serialized_end=543
+  _globals['_UPDATEPIPELINEREQUEST']._serialized_start=545
+  _globals['_UPDATEPIPELINEREQUEST']._serialized_end=654
+  _globals['_DELETEPIPELINEREQUEST']._serialized_start=656
+  _globals['_DELETEPIPELINEREQUEST']._serialized_end=691
+  _globals['_DELETEPIPELINERESPONSE']._serialized_start=693
+  _globals['_DELETEPIPELINERESPONSE']._serialized_end=717
+  _globals['_ADDSTAGEREQUEST']._serialized_start=719
+  _globals['_ADDSTAGEREQUEST']._serialized_end=837
+  _globals['_UPDATESTAGEREQUEST']._serialized_start=840
+  _globals['_UPDATESTAGEREQUEST']._serialized_end=997
+  _globals['_REMOVESTAGEREQUEST']._serialized_start=999
+  _globals['_REMOVESTAGEREQUEST']._serialized_end=1090
+  _globals['_CURRENCYTOTAL']._serialized_start=1092
+  _globals['_CURRENCYTOTAL']._serialized_end=1162
+  _globals['_BOARDCOLUMN']._serialized_start=1164
+  _globals['_BOARDCOLUMN']._serialized_end=1284
+  _globals['_PIPELINEBOARD']._serialized_start=1286
+  _globals['_PIPELINEBOARD']._serialized_end=1393
+  _globals['_PIPELINESERVICE']._serialized_start=1396
+  _globals['_PIPELINESERVICE']._serialized_end=2177
 # @@protoc_insertion_point(module_scope)

@@ -40,6 +40,46 @@ class PipelineServiceStub:
                 request_serializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.ListPipelinesRequest.SerializeToString,
                 response_deserializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.ListPipelinesResponse.FromString,
                 _registered_method=True)
+        self.CreatePipeline = channel.unary_unary(
+                '/crm.crm_core.v1.PipelineService/CreatePipeline',
+                request_serializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.CreatePipelineRequest.SerializeToString,
+                response_deserializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.Pipeline.FromString,
+                _registered_method=True)
+        self.GetPipeline = channel.unary_unary(
+                '/crm.crm_core.v1.PipelineService/GetPipeline',
+                request_serializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.GetPipelineRequest.SerializeToString,
+                response_deserializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.Pipeline.FromString,
+                _registered_method=True)
+        self.UpdatePipeline = channel.unary_unary(
+                '/crm.crm_core.v1.PipelineService/UpdatePipeline',
+                request_serializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.UpdatePipelineRequest.SerializeToString,
+                response_deserializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.Pipeline.FromString,
+                _registered_method=True)
+        self.DeletePipeline = channel.unary_unary(
+                '/crm.crm_core.v1.PipelineService/DeletePipeline',
+                request_serializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.DeletePipelineRequest.SerializeToString,
+                response_deserializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.DeletePipelineResponse.FromString,
+                _registered_method=True)
+        self.AddStage = channel.unary_unary(
+                '/crm.crm_core.v1.PipelineService/AddStage',
+                request_serializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.AddStageRequest.SerializeToString,
+                response_deserializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.Pipeline.FromString,
+                _registered_method=True)
+        self.UpdateStage = channel.unary_unary(
+                '/crm.crm_core.v1.PipelineService/UpdateStage',
+                request_serializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.UpdateStageRequest.SerializeToString,
+                response_deserializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.Pipeline.FromString,
+                _registered_method=True)
+        self.RemoveStage = channel.unary_unary(
+                '/crm.crm_core.v1.PipelineService/RemoveStage',
+                request_serializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.RemoveStageRequest.SerializeToString,
+                response_deserializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.Pipeline.FromString,
+                _registered_method=True)
+        self.GetPipelineBoard = channel.unary_unary(
+                '/crm.crm_core.v1.PipelineService/GetPipelineBoard',
+                request_serializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.GetPipelineRequest.SerializeToString,
+                response_deserializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.PipelineBoard.FromString,
+                _registered_method=True)
 
 
 class PipelineServiceServicer:
@@ -52,6 +92,58 @@ class PipelineServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreatePipeline(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPipeline(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdatePipeline(self, request, context):
+        """Renames and/or reorders the stages.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePipeline(self, request, context):
+        """Refused while the pipeline holds deals, and for the default pipeline.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddStage(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateStage(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveStage(self, request, context):
+        """Refused while the stage holds deals, unless they move to another stage.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPipelineBoard(self, request, context):
+        """Per stage: how many deals and their amounts summed per currency.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PipelineServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -59,6 +151,46 @@ def add_PipelineServiceServicer_to_server(servicer, server):
                     servicer.ListPipelines,
                     request_deserializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.ListPipelinesRequest.FromString,
                     response_serializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.ListPipelinesResponse.SerializeToString,
+            ),
+            'CreatePipeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePipeline,
+                    request_deserializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.CreatePipelineRequest.FromString,
+                    response_serializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.Pipeline.SerializeToString,
+            ),
+            'GetPipeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPipeline,
+                    request_deserializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.GetPipelineRequest.FromString,
+                    response_serializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.Pipeline.SerializeToString,
+            ),
+            'UpdatePipeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePipeline,
+                    request_deserializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.UpdatePipelineRequest.FromString,
+                    response_serializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.Pipeline.SerializeToString,
+            ),
+            'DeletePipeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePipeline,
+                    request_deserializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.DeletePipelineRequest.FromString,
+                    response_serializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.DeletePipelineResponse.SerializeToString,
+            ),
+            'AddStage': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddStage,
+                    request_deserializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.AddStageRequest.FromString,
+                    response_serializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.Pipeline.SerializeToString,
+            ),
+            'UpdateStage': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateStage,
+                    request_deserializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.UpdateStageRequest.FromString,
+                    response_serializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.Pipeline.SerializeToString,
+            ),
+            'RemoveStage': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveStage,
+                    request_deserializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.RemoveStageRequest.FromString,
+                    response_serializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.Pipeline.SerializeToString,
+            ),
+            'GetPipelineBoard': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPipelineBoard,
+                    request_deserializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.GetPipelineRequest.FromString,
+                    response_serializer=crm_dot_crm__core_dot_v1_dot_pipelines__pb2.PipelineBoard.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -89,6 +221,222 @@ class PipelineService:
             '/crm.crm_core.v1.PipelineService/ListPipelines',
             crm_dot_crm__core_dot_v1_dot_pipelines__pb2.ListPipelinesRequest.SerializeToString,
             crm_dot_crm__core_dot_v1_dot_pipelines__pb2.ListPipelinesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePipeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.crm_core.v1.PipelineService/CreatePipeline',
+            crm_dot_crm__core_dot_v1_dot_pipelines__pb2.CreatePipelineRequest.SerializeToString,
+            crm_dot_crm__core_dot_v1_dot_pipelines__pb2.Pipeline.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPipeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.crm_core.v1.PipelineService/GetPipeline',
+            crm_dot_crm__core_dot_v1_dot_pipelines__pb2.GetPipelineRequest.SerializeToString,
+            crm_dot_crm__core_dot_v1_dot_pipelines__pb2.Pipeline.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePipeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.crm_core.v1.PipelineService/UpdatePipeline',
+            crm_dot_crm__core_dot_v1_dot_pipelines__pb2.UpdatePipelineRequest.SerializeToString,
+            crm_dot_crm__core_dot_v1_dot_pipelines__pb2.Pipeline.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeletePipeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.crm_core.v1.PipelineService/DeletePipeline',
+            crm_dot_crm__core_dot_v1_dot_pipelines__pb2.DeletePipelineRequest.SerializeToString,
+            crm_dot_crm__core_dot_v1_dot_pipelines__pb2.DeletePipelineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddStage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.crm_core.v1.PipelineService/AddStage',
+            crm_dot_crm__core_dot_v1_dot_pipelines__pb2.AddStageRequest.SerializeToString,
+            crm_dot_crm__core_dot_v1_dot_pipelines__pb2.Pipeline.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateStage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.crm_core.v1.PipelineService/UpdateStage',
+            crm_dot_crm__core_dot_v1_dot_pipelines__pb2.UpdateStageRequest.SerializeToString,
+            crm_dot_crm__core_dot_v1_dot_pipelines__pb2.Pipeline.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveStage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.crm_core.v1.PipelineService/RemoveStage',
+            crm_dot_crm__core_dot_v1_dot_pipelines__pb2.RemoveStageRequest.SerializeToString,
+            crm_dot_crm__core_dot_v1_dot_pipelines__pb2.Pipeline.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPipelineBoard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.crm_core.v1.PipelineService/GetPipelineBoard',
+            crm_dot_crm__core_dot_v1_dot_pipelines__pb2.GetPipelineRequest.SerializeToString,
+            crm_dot_crm__core_dot_v1_dot_pipelines__pb2.PipelineBoard.FromString,
             options,
             channel_credentials,
             insecure,

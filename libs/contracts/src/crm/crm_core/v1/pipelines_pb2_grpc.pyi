@@ -34,6 +34,18 @@ class PipelineServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> PipelineServiceAsyncStub: ...
     ListPipelines: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.ListPipelinesRequest, _pipelines_pb2.ListPipelinesResponse]
+    CreatePipeline: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.CreatePipelineRequest, _pipelines_pb2.Pipeline]
+    GetPipeline: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.GetPipelineRequest, _pipelines_pb2.Pipeline]
+    UpdatePipeline: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.UpdatePipelineRequest, _pipelines_pb2.Pipeline]
+    """Renames and/or reorders the stages."""
+    DeletePipeline: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.DeletePipelineRequest, _pipelines_pb2.DeletePipelineResponse]
+    """Refused while the pipeline holds deals, and for the default pipeline."""
+    AddStage: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.AddStageRequest, _pipelines_pb2.Pipeline]
+    UpdateStage: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.UpdateStageRequest, _pipelines_pb2.Pipeline]
+    RemoveStage: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.RemoveStageRequest, _pipelines_pb2.Pipeline]
+    """Refused while the stage holds deals, unless they move to another stage."""
+    GetPipelineBoard: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.GetPipelineRequest, _pipelines_pb2.PipelineBoard]
+    """Per stage: how many deals and their amounts summed per currency."""
 
 @_typing.type_check_only
 class PipelineServiceAsyncStub(PipelineServiceStub):
@@ -41,6 +53,18 @@ class PipelineServiceAsyncStub(PipelineServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListPipelines: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.ListPipelinesRequest, _pipelines_pb2.ListPipelinesResponse]  # type: ignore[assignment]
+    CreatePipeline: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.CreatePipelineRequest, _pipelines_pb2.Pipeline]  # type: ignore[assignment]
+    GetPipeline: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.GetPipelineRequest, _pipelines_pb2.Pipeline]  # type: ignore[assignment]
+    UpdatePipeline: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.UpdatePipelineRequest, _pipelines_pb2.Pipeline]  # type: ignore[assignment]
+    """Renames and/or reorders the stages."""
+    DeletePipeline: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.DeletePipelineRequest, _pipelines_pb2.DeletePipelineResponse]  # type: ignore[assignment]
+    """Refused while the pipeline holds deals, and for the default pipeline."""
+    AddStage: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.AddStageRequest, _pipelines_pb2.Pipeline]  # type: ignore[assignment]
+    UpdateStage: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.UpdateStageRequest, _pipelines_pb2.Pipeline]  # type: ignore[assignment]
+    RemoveStage: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.RemoveStageRequest, _pipelines_pb2.Pipeline]  # type: ignore[assignment]
+    """Refused while the stage holds deals, unless they move to another stage."""
+    GetPipelineBoard: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.GetPipelineRequest, _pipelines_pb2.PipelineBoard]  # type: ignore[assignment]
+    """Per stage: how many deals and their amounts summed per currency."""
 
 class PipelineServiceServicer(metaclass=_abc_1.ABCMeta):
     """Sales pipelines of the caller's tenant."""
@@ -51,5 +75,65 @@ class PipelineServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _pipelines_pb2.ListPipelinesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_pipelines_pb2.ListPipelinesResponse, _abc.Awaitable[_pipelines_pb2.ListPipelinesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CreatePipeline(
+        self,
+        request: _pipelines_pb2.CreatePipelineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pipelines_pb2.Pipeline, _abc.Awaitable[_pipelines_pb2.Pipeline]]: ...
+
+    @_abc_1.abstractmethod
+    def GetPipeline(
+        self,
+        request: _pipelines_pb2.GetPipelineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pipelines_pb2.Pipeline, _abc.Awaitable[_pipelines_pb2.Pipeline]]: ...
+
+    @_abc_1.abstractmethod
+    def UpdatePipeline(
+        self,
+        request: _pipelines_pb2.UpdatePipelineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pipelines_pb2.Pipeline, _abc.Awaitable[_pipelines_pb2.Pipeline]]:
+        """Renames and/or reorders the stages."""
+
+    @_abc_1.abstractmethod
+    def DeletePipeline(
+        self,
+        request: _pipelines_pb2.DeletePipelineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pipelines_pb2.DeletePipelineResponse, _abc.Awaitable[_pipelines_pb2.DeletePipelineResponse]]:
+        """Refused while the pipeline holds deals, and for the default pipeline."""
+
+    @_abc_1.abstractmethod
+    def AddStage(
+        self,
+        request: _pipelines_pb2.AddStageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pipelines_pb2.Pipeline, _abc.Awaitable[_pipelines_pb2.Pipeline]]: ...
+
+    @_abc_1.abstractmethod
+    def UpdateStage(
+        self,
+        request: _pipelines_pb2.UpdateStageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pipelines_pb2.Pipeline, _abc.Awaitable[_pipelines_pb2.Pipeline]]: ...
+
+    @_abc_1.abstractmethod
+    def RemoveStage(
+        self,
+        request: _pipelines_pb2.RemoveStageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pipelines_pb2.Pipeline, _abc.Awaitable[_pipelines_pb2.Pipeline]]:
+        """Refused while the stage holds deals, unless they move to another stage."""
+
+    @_abc_1.abstractmethod
+    def GetPipelineBoard(
+        self,
+        request: _pipelines_pb2.GetPipelineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pipelines_pb2.PipelineBoard, _abc.Awaitable[_pipelines_pb2.PipelineBoard]]:
+        """Per stage: how many deals and their amounts summed per currency."""
 
 def add_PipelineServiceServicer_to_server(servicer: PipelineServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -410,3 +410,397 @@ class CustomFieldDeleted(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CustomFieldDeleted: _TypeAlias = CustomFieldDeleted  # noqa: Y015
+
+@_typing.final
+class LeadSnapshot(_message.Message):
+    """The state of a lead after a change."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    FIRST_NAME_FIELD_NUMBER: _builtins.int
+    LAST_NAME_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    PHONE_FIELD_NUMBER: _builtins.int
+    COMPANY_NAME_FIELD_NUMBER: _builtins.int
+    DOMAIN_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    OWNER_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    tenant_id: _builtins.str
+    first_name: _builtins.str
+    last_name: _builtins.str
+    email: _builtins.str
+    phone: _builtins.str
+    company_name: _builtins.str
+    domain: _builtins.str
+    source: _builtins.str
+    status: _builtins.str
+    owner_id: _builtins.str
+    version: _builtins.int
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def custom_fields(self) -> _struct_pb2.Struct: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+        first_name: _builtins.str = ...,
+        last_name: _builtins.str = ...,
+        email: _builtins.str = ...,
+        phone: _builtins.str = ...,
+        company_name: _builtins.str = ...,
+        domain: _builtins.str = ...,
+        source: _builtins.str = ...,
+        status: _builtins.str = ...,
+        owner_id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+        custom_fields: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["custom_fields", b"custom_fields", "updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["company_name", b"company_name", "custom_fields", b"custom_fields", "domain", b"domain", "email", b"email", "first_name", b"first_name", "id", b"id", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone", "source", b"source", "status", b"status", "tenant_id", b"tenant_id", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LeadSnapshot: _TypeAlias = LeadSnapshot  # noqa: Y015
+
+@_typing.final
+class LeadCreated(_message.Message):
+    """crm_core.lead.created"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def lead(self) -> Global___LeadSnapshot: ...
+    def __init__(
+        self,
+        *,
+        lead: Global___LeadSnapshot | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lead", b"lead"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead", b"lead"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LeadCreated: _TypeAlias = LeadCreated  # noqa: Y015
+
+@_typing.final
+class LeadUpdated(_message.Message):
+    """crm_core.lead.updated"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def lead(self) -> Global___LeadSnapshot: ...
+    @_builtins.property
+    def changed_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        lead: Global___LeadSnapshot | None = ...,
+        changed_fields: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lead", b"lead"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "lead", b"lead"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LeadUpdated: _TypeAlias = LeadUpdated  # noqa: Y015
+
+@_typing.final
+class LeadDeleted(_message.Message):
+    """crm_core.lead.deleted"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LeadDeleted: _TypeAlias = LeadDeleted  # noqa: Y015
+
+@_typing.final
+class LeadConverted(_message.Message):
+    """crm_core.lead.converted: what the lead became (created or matched)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_FIELD_NUMBER: _builtins.int
+    CONTACT_ID_FIELD_NUMBER: _builtins.int
+    CONTACT_CREATED_FIELD_NUMBER: _builtins.int
+    COMPANY_ID_FIELD_NUMBER: _builtins.int
+    COMPANY_CREATED_FIELD_NUMBER: _builtins.int
+    DEAL_ID_FIELD_NUMBER: _builtins.int
+    contact_id: _builtins.str
+    contact_created: _builtins.bool
+    company_id: _builtins.str
+    company_created: _builtins.bool
+    deal_id: _builtins.str
+    @_builtins.property
+    def lead(self) -> Global___LeadSnapshot: ...
+    def __init__(
+        self,
+        *,
+        lead: Global___LeadSnapshot | None = ...,
+        contact_id: _builtins.str = ...,
+        contact_created: _builtins.bool = ...,
+        company_id: _builtins.str = ...,
+        company_created: _builtins.bool = ...,
+        deal_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lead", b"lead"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["company_created", b"company_created", "company_id", b"company_id", "contact_created", b"contact_created", "contact_id", b"contact_id", "deal_id", b"deal_id", "lead", b"lead"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LeadConverted: _TypeAlias = LeadConverted  # noqa: Y015
+
+@_typing.final
+class DealSnapshot(_message.Message):
+    """The state of a deal after a change."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    EXPECTED_CLOSE_DATE_FIELD_NUMBER: _builtins.int
+    OWNER_ID_FIELD_NUMBER: _builtins.int
+    PIPELINE_ID_FIELD_NUMBER: _builtins.int
+    STAGE_ID_FIELD_NUMBER: _builtins.int
+    PROBABILITY_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    COMPANY_ID_FIELD_NUMBER: _builtins.int
+    CONTACT_IDS_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    tenant_id: _builtins.str
+    name: _builtins.str
+    amount_minor: _builtins.int
+    currency: _builtins.str
+    expected_close_date: _builtins.str
+    owner_id: _builtins.str
+    pipeline_id: _builtins.str
+    stage_id: _builtins.str
+    probability: _builtins.int
+    status: _builtins.str
+    company_id: _builtins.str
+    version: _builtins.int
+    @_builtins.property
+    def contact_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def custom_fields(self) -> _struct_pb2.Struct: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        amount_minor: _builtins.int = ...,
+        currency: _builtins.str = ...,
+        expected_close_date: _builtins.str = ...,
+        owner_id: _builtins.str = ...,
+        pipeline_id: _builtins.str = ...,
+        stage_id: _builtins.str = ...,
+        probability: _builtins.int = ...,
+        status: _builtins.str = ...,
+        company_id: _builtins.str = ...,
+        contact_ids: _abc.Iterable[_builtins.str] | None = ...,
+        version: _builtins.int = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+        custom_fields: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["custom_fields", b"custom_fields", "updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_minor", b"amount_minor", "company_id", b"company_id", "contact_ids", b"contact_ids", "currency", b"currency", "custom_fields", b"custom_fields", "expected_close_date", b"expected_close_date", "id", b"id", "name", b"name", "owner_id", b"owner_id", "pipeline_id", b"pipeline_id", "probability", b"probability", "stage_id", b"stage_id", "status", b"status", "tenant_id", b"tenant_id", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DealSnapshot: _TypeAlias = DealSnapshot  # noqa: Y015
+
+@_typing.final
+class DealCreated(_message.Message):
+    """crm_core.deal.created"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEAL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def deal(self) -> Global___DealSnapshot: ...
+    def __init__(
+        self,
+        *,
+        deal: Global___DealSnapshot | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["deal", b"deal"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deal", b"deal"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DealCreated: _TypeAlias = DealCreated  # noqa: Y015
+
+@_typing.final
+class DealUpdated(_message.Message):
+    """crm_core.deal.updated"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEAL_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def deal(self) -> Global___DealSnapshot: ...
+    @_builtins.property
+    def changed_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        deal: Global___DealSnapshot | None = ...,
+        changed_fields: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["deal", b"deal"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "deal", b"deal"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DealUpdated: _TypeAlias = DealUpdated  # noqa: Y015
+
+@_typing.final
+class DealDeleted(_message.Message):
+    """crm_core.deal.deleted"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEAL_ID_FIELD_NUMBER: _builtins.int
+    deal_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        deal_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deal_id", b"deal_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DealDeleted: _TypeAlias = DealDeleted  # noqa: Y015
+
+@_typing.final
+class DealStageChanged(_message.Message):
+    """crm_core.deal.stage_changed"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEAL_FIELD_NUMBER: _builtins.int
+    FROM_STAGE_ID_FIELD_NUMBER: _builtins.int
+    TO_STAGE_ID_FIELD_NUMBER: _builtins.int
+    TIME_IN_PREVIOUS_STAGE_SECONDS_FIELD_NUMBER: _builtins.int
+    MOVED_AT_FIELD_NUMBER: _builtins.int
+    from_stage_id: _builtins.str
+    to_stage_id: _builtins.str
+    time_in_previous_stage_seconds: _builtins.int
+    @_builtins.property
+    def deal(self) -> Global___DealSnapshot: ...
+    @_builtins.property
+    def moved_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        deal: Global___DealSnapshot | None = ...,
+        from_stage_id: _builtins.str = ...,
+        to_stage_id: _builtins.str = ...,
+        time_in_previous_stage_seconds: _builtins.int = ...,
+        moved_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["deal", b"deal", "moved_at", b"moved_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deal", b"deal", "from_stage_id", b"from_stage_id", "moved_at", b"moved_at", "time_in_previous_stage_seconds", b"time_in_previous_stage_seconds", "to_stage_id", b"to_stage_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DealStageChanged: _TypeAlias = DealStageChanged  # noqa: Y015
+
+@_typing.final
+class PipelineUpdated(_message.Message):
+    """crm_core.pipeline.updated (renamed, stages added, changed, reordered or removed)"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PIPELINE_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    STAGE_IDS_FIELD_NUMBER: _builtins.int
+    STAGE_NAMES_FIELD_NUMBER: _builtins.int
+    pipeline_id: _builtins.str
+    name: _builtins.str
+    @_builtins.property
+    def stage_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def stage_names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        pipeline_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        stage_ids: _abc.Iterable[_builtins.str] | None = ...,
+        stage_names: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "pipeline_id", b"pipeline_id", "stage_ids", b"stage_ids", "stage_names", b"stage_names"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PipelineUpdated: _TypeAlias = PipelineUpdated  # noqa: Y015
+
+@_typing.final
+class PipelineDeleted(_message.Message):
+    """crm_core.pipeline.deleted"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PIPELINE_ID_FIELD_NUMBER: _builtins.int
+    pipeline_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        pipeline_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["pipeline_id", b"pipeline_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PipelineDeleted: _TypeAlias = PipelineDeleted  # noqa: Y015

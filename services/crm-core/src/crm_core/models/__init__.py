@@ -4,6 +4,8 @@ from crm_core.models.base import Base, OutboxRecord, ProcessedEvent
 from crm_core.models.company import Company, ContactCompany
 from crm_core.models.contact import Contact
 from crm_core.models.custom_field import CustomFieldDefinition
+from crm_core.models.deal import Deal, DealContact, DealStageHistory
+from crm_core.models.lead import Lead
 from crm_core.models.pipeline import Pipeline, Stage
 
 __all__ = [
@@ -12,6 +14,10 @@ __all__ = [
     "Contact",
     "ContactCompany",
     "CustomFieldDefinition",
+    "Deal",
+    "DealContact",
+    "DealStageHistory",
+    "Lead",
     "OutboxRecord",
     "Pipeline",
     "ProcessedEvent",

@@ -5,7 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm_core.models.base import Base
@@ -35,11 +44,16 @@ class Pipeline(TenantOwned, Base):
 
 class Stage(TenantOwned, Base):
     __tablename__ = "stages"
-    __table_args__ = (UniqueConstraint("tenant_id", "pipeline_id", "position"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "pipeline_id", "position"),
+        CheckConstraint("kind IN ('open', 'won', 'lost')", name="kind_known"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     pipeline_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer)
     probability: Mapped[int] = mapped_column(Integer)
+    # open, won or lost: a deal entering a won/lost stage takes that status.
+    kind: Mapped[str] = mapped_column(String(10), default="open", server_default="open")
     pipeline: Mapped[Pipeline] = relationship(back_populates="stages", lazy="raise")

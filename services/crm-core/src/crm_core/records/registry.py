@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
-from crm_core.models import Company, Contact, ContactCompany
+from crm_core.models import Company, Contact, ContactCompany, Deal, DealContact, Lead
 from crm_kit.errors import InvalidArgument
 
 
@@ -123,7 +123,67 @@ COMPANIES = ObjectSpec(
     },
 )
 
-OBJECT_TYPES: dict[str, ObjectSpec] = {spec.name: spec for spec in (CONTACTS, COMPANIES)}
+LEADS = ObjectSpec(
+    name="leads",
+    model=Lead,
+    fields=_fields(
+        StandardField("first_name", ValueKind.TEXT, Lead.first_name),
+        StandardField("last_name", ValueKind.TEXT, Lead.last_name),
+        StandardField("email", ValueKind.TEXT, Lead.email),
+        StandardField("phone", ValueKind.TEXT, Lead.phone),
+        StandardField("company_name", ValueKind.TEXT, Lead.company_name),
+        StandardField("domain", ValueKind.TEXT, Lead.domain),
+        StandardField("source", ValueKind.TEXT, Lead.source),
+        StandardField("status", ValueKind.TEXT, Lead.status),
+        StandardField("converted_at", ValueKind.DATETIME, Lead.converted_at),
+        StandardField("converted_contact_id", ValueKind.UUID, Lead.converted_contact_id),
+        StandardField("converted_company_id", ValueKind.UUID, Lead.converted_company_id),
+        StandardField("converted_deal_id", ValueKind.UUID, Lead.converted_deal_id),
+        *_common_fields(Lead),
+    ),
+)
+
+# A deal's company is a column, not a link table: the link "table" is the deals table
+# itself, aliased, so `company.industry` compiles to the same EXISTS as `companies.x`.
+_DEAL_SELF = aliased(Deal)
+
+DEALS = ObjectSpec(
+    name="deals",
+    model=Deal,
+    fields=_fields(
+        StandardField("name", ValueKind.TEXT, Deal.name),
+        StandardField("amount_minor", ValueKind.NUMBER, Deal.amount_minor),
+        StandardField("currency", ValueKind.TEXT, Deal.currency),
+        StandardField("expected_close_date", ValueKind.DATE, Deal.expected_close_date),
+        StandardField("pipeline_id", ValueKind.UUID, Deal.pipeline_id),
+        StandardField("stage_id", ValueKind.UUID, Deal.stage_id),
+        StandardField("probability", ValueKind.NUMBER, Deal.probability),
+        StandardField("status", ValueKind.TEXT, Deal.status),
+        StandardField("stage_entered_at", ValueKind.DATETIME, Deal.stage_entered_at),
+        StandardField("company_id", ValueKind.UUID, Deal.company_id),
+        *_common_fields(Deal),
+    ),
+    links={
+        "company": LinkSpec(
+            name="company",
+            target="companies",
+            link_model=_DEAL_SELF,
+            local_key=_DEAL_SELF.id,
+            remote_key=_DEAL_SELF.company_id,
+        ),
+        "contacts": LinkSpec(
+            name="contacts",
+            target="contacts",
+            link_model=DealContact,
+            local_key=DealContact.deal_id,
+            remote_key=DealContact.contact_id,
+        ),
+    },
+)
+
+OBJECT_TYPES: dict[str, ObjectSpec] = {
+    spec.name: spec for spec in (CONTACTS, COMPANIES, LEADS, DEALS)
+}
 
 
 def object_spec(name: str, *, field_name: str = "object_type") -> ObjectSpec:

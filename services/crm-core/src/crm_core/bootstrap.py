@@ -8,15 +8,15 @@ from crm.crm_core.v1 import (
     companies_pb2_grpc,
     contacts_pb2_grpc,
     custom_fields_pb2_grpc,
+    deals_pb2_grpc,
+    leads_pb2_grpc,
     pipelines_pb2_grpc,
 )
 from crm_core.entrypoints.consumers import build_consumer
-from crm_core.entrypoints.grpc_server import (
-    CONTACT_SERVICE,
-    PIPELINE_SERVICE,
-    ContactServicer,
-    PipelineServicer,
-)
+from crm_core.entrypoints.deals_grpc import DEAL_SERVICE, DealServicer
+from crm_core.entrypoints.grpc_server import CONTACT_SERVICE, ContactServicer
+from crm_core.entrypoints.leads_grpc import LEAD_SERVICE, LeadServicer
+from crm_core.entrypoints.pipelines_grpc import PIPELINE_SERVICE, PipelineServicer
 from crm_core.entrypoints.records_grpc import (
     COMPANY_SERVICE,
     CUSTOM_FIELD_SERVICE,
@@ -34,6 +34,8 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
     pipelines = PipelineServicer(factory)
     companies = CompanyServicer(factory)
     custom_fields = CustomFieldServicer(factory)
+    deals = DealServicer(factory)
+    leads = LeadServicer(factory)
     return ServiceParts(
         registrations=[
             ServiceRegistration(
@@ -59,6 +61,14 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
                 lambda server: custom_fields_pb2_grpc.add_CustomFieldServiceServicer_to_server(
                     custom_fields, server
                 ),
+            ),
+            ServiceRegistration(
+                DEAL_SERVICE,
+                lambda server: deals_pb2_grpc.add_DealServiceServicer_to_server(deals, server),
+            ),
+            ServiceRegistration(
+                LEAD_SERVICE,
+                lambda server: leads_pb2_grpc.add_LeadServiceServicer_to_server(leads, server),
             ),
         ],
         outbox_model=OutboxRecord,

@@ -123,6 +123,10 @@ class TestSchemaRules:
             "contact_companies": (True, True, 1),
             "contacts": (True, True, 1),
             "custom_field_definitions": (True, True, 1),
+            "deal_contacts": (True, True, 1),
+            "deal_stage_history": (True, True, 1),
+            "deals": (True, True, 1),
+            "leads": (True, True, 1),
             "pipelines": (True, True, 1),
             "stages": (True, True, 1),
         }

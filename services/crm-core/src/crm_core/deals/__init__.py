@@ -1,0 +1,1 @@
+"""Deals: opportunities, their contacts and company, and their moves through stages."""

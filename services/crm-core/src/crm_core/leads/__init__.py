@@ -1,0 +1,1 @@
+"""Leads: prospects, and their conversion into contacts, companies and deals."""

@@ -36,8 +36,8 @@ from bench.crm.stack import (
     sign_up_tenant,
 )
 from bench.gateway.load import BenchError, client, fetch_as_tenant, percentile
-from bench.gateway.stack import runtime_dsn
-from crm_devstack.stack import Stack, StackConfig
+from bench.gateway.stack import bench_stack, runtime_dsn
+from crm_devstack.stack import StackConfig
 
 # However slow the machine, the run ends.
 TIME_LIMIT_SECONDS = 3600
@@ -248,7 +248,7 @@ def main() -> None:
     # Kept after the run, for a look at what the processes logged.
     logs = Path(tempfile.mkdtemp(prefix="bench-crm-"))
     print(f"starting the platform (logs in {logs}) ...", flush=True)
-    with Stack(config, log_dir=logs) as stack:
+    with bench_stack(config, logs) as stack:
         a, b = asyncio.run(seed(config, stack.gateway_url, options))
         asyncio.run(
             asyncio.wait_for(run(options, config, stack.gateway_url, a, b), TIME_LIMIT_SECONDS)

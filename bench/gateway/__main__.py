@@ -25,11 +25,11 @@ from bench.gateway.stack import (
     Seed,
     baseline_url,
     bench_config,
+    bench_stack,
     runtime_dsn,
     seed,
     start_baseline,
 )
-from crm_devstack.stack import Stack
 
 THROUGHPUT_GOAL = 0.75
 P50_OVERHEAD_GOAL_MS = 1.5
@@ -175,7 +175,7 @@ def main() -> None:
     # Kept after the run, for a look at what the processes logged.
     logs = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     print(f"starting the platform (logs in {logs}) ...", flush=True)
-    with Stack(config, log_dir=logs) as stack:
+    with bench_stack(config, logs) as stack:
         seed_ = seed(stack.gateway_url)
         start_baseline(stack, seed_.access_token)
         asyncio.run(

@@ -12,10 +12,16 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-# The columns `select(Contact)` loads, filtered as crm-core's ORM filter and RLS do.
+# What crm-core's read of one contact loads (the columns `select(Contact)` loads: all
+# but the deferred search columns; and its company ids, primary first), filtered as
+# its ORM filter and RLS do.
 CONTACT_SQL = """
-SELECT id, tenant_id, first_name, last_name, email, phone, owner_id, created_by,
-       updated_by, version, created_at, updated_at
+SELECT id, tenant_id, first_name, last_name, email, phone, phone_e164, owner_id,
+       created_by, updated_by, version, custom_fields, created_at, updated_at,
+       (SELECT array_agg(company_id ORDER BY is_primary DESC, company_id)
+        FROM contact_companies
+        WHERE contact_companies.contact_id = contacts.id
+          AND contact_companies.tenant_id = $2) AS company_ids
 FROM contacts WHERE contacts.id = $1 AND contacts.tenant_id = $2
 """
 

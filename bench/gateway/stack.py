@@ -4,11 +4,15 @@ plus the baseline gateway beside the real one, and one tenant with one contact."
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from crm_devstack.embedded import EmbeddedNats
 from crm_devstack.processes import (
     Job,
     StackProcessError,
@@ -50,6 +54,16 @@ def bench_config(
             "IDENTITY_BCRYPT_ROUNDS": "10",
         },
     )
+
+
+@contextmanager
+def bench_stack(config: StackConfig, log_dir: Path) -> Iterator[Stack]:
+    """The platform on a NATS server of its own (port 4222 + the offset, data under
+    log_dir): on the machine's shared NATS its crm-core would share the durable
+    consumers of any other stack (tests, `make run`) and take their events."""
+    nats = EmbeddedNats(log_dir / "nats", port=4222 + config.port_offset, host=config.host)
+    with nats, Stack(replace(config, nats_url=nats.url), log_dir=log_dir) as stack:
+        yield stack
 
 
 def baseline_url(config: StackConfig) -> str:

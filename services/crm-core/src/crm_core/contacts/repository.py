@@ -7,10 +7,11 @@ import json
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import ScalarSelect, Select, bindparam, func, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.models import Contact
+from crm_core.models import Contact, ContactCompany
 from crm_kit.errors import InvalidArgument
 
 DUPLICATE_CANDIDATES_MAX = 10
@@ -30,9 +31,34 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise InvalidArgument("cursor is not valid", code="invalid_cursor", field="cursor") from exc
 
 
+def _company_ids_of_contact() -> ScalarSelect[list[uuid.UUID] | None]:
+    """The contact's company ids, primary first, as one array column (NULL for none)."""
+    ordered = aggregate_order_by(
+        ContactCompany.company_id, ContactCompany.is_primary.desc(), ContactCompany.company_id
+    )
+    return (
+        select(func.array_agg(ordered))
+        .where(ContactCompany.contact_id == Contact.id)
+        .scalar_subquery()
+    )
+
+
+# Built once: the hottest read should not rebuild its statement per request.
+_CONTACT_WITH_COMPANY_IDS: Select[tuple[Contact, list[uuid.UUID] | None]] = select(
+    Contact, _company_ids_of_contact()
+).where(Contact.id == bindparam("contact_id"))
+
+
 class ContactRepository:
     async def get(self, session: AsyncSession, contact_id: uuid.UUID) -> Contact | None:
         return await session.scalar(select(Contact).where(Contact.id == contact_id))
+
+    async def get_with_company_ids(
+        self, session: AsyncSession, contact_id: uuid.UUID
+    ) -> tuple[Contact, list[uuid.UUID]] | None:
+        """The contact and its companies in one round trip: the API's hottest read."""
+        row = (await session.execute(_CONTACT_WITH_COMPANY_IDS, {"contact_id": contact_id})).first()
+        return None if row is None else (row[0], list(row[1] or ()))
 
     async def page(
         self, session: AsyncSession, *, limit: int, after: tuple[datetime, uuid.UUID] | None

@@ -128,6 +128,14 @@ async def get(session: AsyncSession, *, contact_id: uuid.UUID) -> Contact:
     return contact
 
 
+async def read(session: AsyncSession, *, contact_id: uuid.UUID) -> tuple[Contact, list[uuid.UUID]]:
+    """The contact with its company ids (primary first), as the API shows it."""
+    found = await contact_repository.get_with_company_ids(session, contact_id)
+    if found is None:
+        raise NotFound("contact not found", code="contact_not_found")
+    return found
+
+
 async def list_page(session: AsyncSession, *, limit: int, cursor: str) -> ContactPage:
     if not 0 <= limit <= MAX_PAGE_SIZE:
         raise InvalidArgument(

@@ -50,9 +50,10 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
     ) -> contacts_pb2.Contact:
         require_scope("contacts:read")
         async with caller_unit_of_work(self.factory) as session:
-            contact = await contacts.get(session, contact_id=mappers.parse_id(request.id))
-            [encoded] = await _encoded(session, [contact])
-        return encoded
+            contact, company_ids = await contacts.read(
+                session, contact_id=mappers.parse_id(request.id)
+            )
+        return mappers.to_proto(contact, company_ids)
 
     async def ListContacts(  # noqa: N802
         self, request: contacts_pb2.ListContactsRequest, context: ServicerContext

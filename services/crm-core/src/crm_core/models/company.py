@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, Computed, ForeignKey, Index, String, Text, text
+from sqlalchemy import BigInteger, Computed, ForeignKey, Index, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,8 +21,15 @@ class Company(TenantOwned, Timestamped, Base):
     __table_args__ = (
         Index("ix_companies_tenant_id_created_at_id", "tenant_id", "created_at", "id"),
         Index("ix_companies_tenant_id_domain", "tenant_id", "domain"),
+        Index("ix_companies_tenant_id_industry", "tenant_id", "industry"),
         Index("ix_companies_custom_fields", "custom_fields", postgresql_using="gin"),
         Index("ix_companies_search_vector", "search_vector", postgresql_using="gin"),
+        # Substring search: crm_search_trigrams (migration 0002) serves it under RLS.
+        Index(
+            "ix_companies_search_trigrams",
+            func.crm_search_trigrams(text("search_text")),
+            postgresql_using="gin",
+        ),
         Index(
             "ix_companies_search_text_trgm",
             "search_text",

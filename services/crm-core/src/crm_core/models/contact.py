@@ -24,8 +24,15 @@ class Contact(TenantOwned, Timestamped, Base):
         # Duplicate detection looks contacts up by normalized email and phone.
         Index("ix_contacts_tenant_id_lower_email", "tenant_id", func.lower(text("email"))),
         Index("ix_contacts_tenant_id_phone_e164", "tenant_id", "phone_e164"),
+        Index("ix_contacts_tenant_id_last_name", "tenant_id", "last_name"),
         Index("ix_contacts_custom_fields", "custom_fields", postgresql_using="gin"),
         Index("ix_contacts_search_vector", "search_vector", postgresql_using="gin"),
+        # Substring search: crm_search_trigrams (migration 0002) serves it under RLS.
+        Index(
+            "ix_contacts_search_trigrams",
+            func.crm_search_trigrams(text("search_text")),
+            postgresql_using="gin",
+        ),
         Index(
             "ix_contacts_search_text_trgm",
             "search_text",

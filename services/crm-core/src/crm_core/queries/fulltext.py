@@ -2,8 +2,16 @@
 
 A record matches when its 'simple' tsvector matches the query's words, when its
 lowercased search text contains the query (partial names, emails, domains, phone
-digits; the trigram GIN index serves this), or when a word of it is similar to the
-query (typos). Rank: ts_rank plus trigram word similarity.
+digits), or when a word of it is similar to the query (typos). Rank: ts_rank plus
+trigram word similarity.
+
+The runtime role is bound by row-level security, so only LEAKPROOF conditions can be
+index conditions (migration 0002 marks `@@` and pg_trgm's `<%`; LIKE cannot be). The
+match is therefore two conditions ANDed: words OR the query's trigrams all present
+(`crm_search_trigrams(search_text) @@ ...`, GIN) OR typo, which the indexes serve; and
+words OR the substring itself (LIKE) OR typo, checked on the few rows found. Every
+substring of 3 or more characters has all its trigrams in the text, so the first only
+widens what the second then narrows. Shorter queries skip the trigram condition.
 
 Trigram matching needs the pg_trgm extension; where PostgreSQL lacks it (the embedded
 server of `make run`), search keeps words and substrings and drops typo tolerance.
@@ -14,8 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import cast, func, literal, or_, select, text
-from sqlalchemy.dialects.postgresql import REGCONFIG
+from sqlalchemy import and_, cast, func, literal, or_, select, text
+from sqlalchemy.dialects.postgresql import REGCONFIG, TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -46,9 +54,26 @@ def text_match(spec: ObjectSpec, query: str, *, trigram: bool) -> TextMatch | No
     search_text = spec.model.search_text
     search_vector = spec.model.search_vector
     tsquery = func.plainto_tsquery(cast("simple", REGCONFIG), words)
-    matches = [search_vector.op("@@")(tsquery), search_text.contains(words, autoescape=True)]
+    word_match = search_vector.op("@@")(tsquery)
+    substring = search_text.contains(words, autoescape=True)
     rank: ColumnElement[Any] = func.ts_rank(search_vector, tsquery)
+    typo: list[ColumnElement[bool]] = []
     if trigram:
-        matches.append(literal(words).op("<%")(search_text))
+        typo.append(literal(words).op("<%")(search_text))
         rank = rank + func.word_similarity(words, search_text)
-    return TextMatch(or_(*matches), rank)
+    exact = or_(word_match, substring, *typo)
+    trigrams = trigram_query(words)
+    if trigrams is None:
+        return TextMatch(exact, rank)
+    has_trigrams = func.crm_search_trigrams(search_text).op("@@")(cast(trigrams, TSQUERY))
+    return TextMatch(and_(or_(word_match, has_trigrams, *typo), exact), rank)
+
+
+def trigram_query(words: str) -> str | None:
+    """A tsquery (text) requiring every 3-character substring of `words`; None if shorter."""
+    trigrams = sorted({words[i : i + 3] for i in range(len(words) - 2)})
+    if not trigrams:
+        return None
+    # Quoted lexemes are taken verbatim; inside them ' doubles and \ escapes.
+    quoted = ("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in trigrams)
+    return " & ".join(quoted)

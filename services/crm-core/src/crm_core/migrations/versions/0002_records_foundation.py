@@ -66,9 +66,76 @@ def _trigram_available() -> bool:
     return found.scalar() is not None
 
 
+# Every 3-character substring of a text as a tsvector: a substring query's trigrams
+# (all present) are an index condition that `@@` can serve under row-level security,
+# where LIKE cannot (see _mark_leakproof). Built from core functions only, so it works
+# without pg_trgm too. It cannot raise for any input: substr/array_agg/array_to_tsvector
+# see only non-empty, non-null strings, and the 10,000-character cap (far above any
+# search_text) keeps the result under tsvector's 1 MB limit.
+SEARCH_TRIGRAMS_FUNCTION = """
+CREATE FUNCTION crm_search_trigrams(value text) RETURNS tsvector
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT array_to_tsvector(coalesce(array_agg(DISTINCT substr(t, i, 3)), '{}'))
+    FROM (SELECT left(value, 10000) AS t) AS v, generate_series(1, length(t) - 2) AS i
+$$
+"""
+
+# Functions the runtime role's searches need evaluated ahead of the RLS policy, so that
+# their GIN indexes serve it. PostgreSQL applies a query's own condition before the
+# policy (and so as an index condition) only when its function is LEAKPROOF: it must not
+# reveal anything about its arguments, for instance through an error that depends on a
+# row the policy would hide. Each one here is a pure comparison that cannot raise on
+# any value of either argument (beyond out-of-memory or a cancel, which say nothing
+# about the row):
+#   ts_match_vq                 tsvector @@ tsquery (words; the trigram substring check)
+#   jsonb_contains              jsonb @> jsonb (custom field eq/in)
+#   crm_search_trigrams         ours, above: total over all text
+#   word_similarity_op          pg_trgm's `<%` (typo tolerance), and its commutator
+#   word_similarity_commutator_op   `%>`, which the index scan runs
+# Deliberately not marked: textlike/texticlike (LIKE/ILIKE) raise "LIKE pattern must not
+# end with escape character" when the pattern argument, which can be a column, ends in
+# a backslash; regex operators raise on invalid patterns. Substring search therefore
+# uses crm_search_trigrams @@ as its index condition and LIKE only as the recheck.
+# Setting LEAKPROOF needs a superuser. Where the migration role is not one (managed
+# PostgreSQL), the migration goes on with a warning: search stays correct, but the
+# runtime role's searches scan the tenant's rows (see crm-core's README).
+LEAKPROOF_FUNCTIONS = (
+    "ts_match_vq(tsvector, tsquery)",
+    "jsonb_contains(jsonb, jsonb)",
+    "crm_search_trigrams(text)",
+)
+TRIGRAM_LEAKPROOF_FUNCTIONS = (
+    "word_similarity_op(text, text)",
+    "word_similarity_commutator_op(text, text)",
+)
+
+
+def _mark_leakproof(functions: Sequence[str], *, leakproof: bool = True) -> None:
+    setting = "LEAKPROOF" if leakproof else "NOT LEAKPROOF"
+    statements = "\n".join(f"    ALTER FUNCTION {f} {setting};" for f in functions)
+    op.execute(
+        f"""
+DO $$
+BEGIN
+{statements}
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE WARNING 'crm-core: cannot mark search functions {setting} (needs a superuser); '
+        'searches stay correct but cannot use their indexes under row-level security';
+END
+$$
+"""
+    )
+
+
 def _search_indexes(table: str, *, trigram: bool) -> None:
     op.create_index(f"ix_{table}_custom_fields", table, ["custom_fields"], postgresql_using="gin")
     op.create_index(f"ix_{table}_search_vector", table, ["search_vector"], postgresql_using="gin")
+    op.create_index(
+        f"ix_{table}_search_trigrams",
+        table,
+        [sa.text("crm_search_trigrams(search_text)")],
+        postgresql_using="gin",
+    )
     if not trigram:
         return
     op.create_index(
@@ -93,6 +160,8 @@ def upgrade() -> None:
     trigram = _trigram_available()
     if trigram:
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    op.execute(SEARCH_TRIGRAMS_FUNCTION)
+    _mark_leakproof(LEAKPROOF_FUNCTIONS + (TRIGRAM_LEAKPROOF_FUNCTIONS if trigram else ()))
 
     op.add_column(
         "contacts", sa.Column("phone_e164", sa.String(length=20), server_default="", nullable=False)
@@ -104,6 +173,7 @@ def upgrade() -> None:
         "ix_contacts_tenant_id_lower_email", "contacts", ["tenant_id", sa.text("lower(email)")]
     )
     op.create_index("ix_contacts_tenant_id_phone_e164", "contacts", ["tenant_id", "phone_e164"])
+    op.create_index("ix_contacts_tenant_id_last_name", "contacts", ["tenant_id", "last_name"])
     _search_indexes("contacts", trigram=trigram)
 
     op.create_table(
@@ -126,6 +196,7 @@ def upgrade() -> None:
         "ix_companies_tenant_id_created_at_id", "companies", ["tenant_id", "created_at", "id"]
     )
     op.create_index("ix_companies_tenant_id_domain", "companies", ["tenant_id", "domain"])
+    op.create_index("ix_companies_tenant_id_industry", "companies", ["tenant_id", "industry"])
     _search_indexes("companies", trigram=trigram)
 
     op.create_table(
@@ -195,6 +266,8 @@ def downgrade() -> None:
     op.drop_table("companies")
     op.execute("DROP INDEX IF EXISTS ix_contacts_search_text_trgm")
     for index in (
+        "ix_contacts_search_trigrams",
+        "ix_contacts_tenant_id_last_name",
         "ix_contacts_search_vector",
         "ix_contacts_custom_fields",
         "ix_contacts_tenant_id_phone_e164",
@@ -203,3 +276,13 @@ def downgrade() -> None:
         op.drop_index(index, table_name="contacts")
     for column in ("search_vector", "search_text", "custom_fields", "phone_e164"):
         op.drop_column("contacts", column)
+    trigram = (
+        op.get_bind()
+        .execute(sa.text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'"))
+        .scalar()
+    )
+    # Core functions go back to how PostgreSQL ships them; pg_trgm's with the extension.
+    _mark_leakproof(LEAKPROOF_FUNCTIONS[:2], leakproof=False)
+    if trigram:
+        _mark_leakproof(TRIGRAM_LEAKPROOF_FUNCTIONS, leakproof=False)
+    op.execute("DROP FUNCTION crm_search_trigrams(text)")

@@ -7,6 +7,7 @@ a field of a linked record.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,10 @@ class ResolvedField:
     # The record type the expression reads, and the link that reaches it (None: the record).
     spec: ObjectSpec
     link: LinkSpec | None = None
+    # The key in `spec`'s custom_fields JSONB (None: a standard field).
+    custom_key: str | None = None
+    # False only for a NOT NULL column, which keyset cursors can bound with an index.
+    nullable: bool = True
 
 
 def unknown_field(name: str, where: str) -> InvalidArgument:
@@ -90,7 +95,7 @@ class FieldCatalog:
                     field=where,
                 )
             resolved = self._resolve_on(OBJECT_TYPES[link.target], rest, where, full_name=name)
-            return ResolvedField(name, resolved.kind, resolved.expr, resolved.spec, link)
+            return dataclasses.replace(resolved, name=name, link=link)
         return self._resolve_on(self.spec, name, where, full_name=name)
 
     def _resolve_on(
@@ -101,7 +106,8 @@ class FieldCatalog:
             if definition is None:
                 raise unknown_field(full_name, where)
             kind = VALUE_KINDS[FieldType(definition.field_type)]
-            return ResolvedField(full_name, kind, custom_expression(spec, definition), spec)
+            value = custom_expression(spec, definition)
+            return ResolvedField(full_name, kind, value, spec, custom_key=definition.key)
         standard = spec.fields.get(name)
         if standard is None or not standard.filterable:
             raise unknown_field(full_name, where)
@@ -110,7 +116,8 @@ class FieldCatalog:
             if standard.kind is ValueKind.NUMBER
             else standard.column.expression
         )
-        return ResolvedField(full_name, standard.kind, expr, spec)
+        nullable = getattr(standard.column.expression, "nullable", True) is not False
+        return ResolvedField(full_name, standard.kind, expr, spec, nullable=nullable)
 
 
 async def load_catalog(session: AsyncSession, spec: ObjectSpec) -> FieldCatalog:

@@ -33,6 +33,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
 from crm_core.custom_fields.field_types import parse_date, parse_datetime, parse_decimal
@@ -185,6 +186,26 @@ def _multi_predicate(element: ColumnElement[Any], op: str, operands: list[Any]) 
     return predicates[op]()
 
 
+def _containment(resolved: ResolvedField, op: str, operands: list[Any]) -> Any | None:
+    """eq/in on a custom text or select field, and contains/in on a multi select, as
+    JSONB containment of the whole custom_fields column, which its GIN index serves
+    (also under row-level security: migration 0002 marks jsonb_contains LEAKPROOF).
+    Same meaning as the typed expression: these values are stored as JSON strings (or
+    arrays of them), and a record without the key contains nothing. None: not such a
+    filter."""
+    key = resolved.custom_key
+    if key is None:
+        return None
+    column = resolved.spec.custom_fields_column
+    if resolved.kind is ValueKind.TEXT and op in ("eq", "in"):
+        wanted = [{key: value} for value in operands]
+    elif resolved.kind is ValueKind.MULTI and op in ("contains", "in"):
+        wanted = [{key: [value]} for value in operands]
+    else:
+        return None
+    return or_(*(column.contains(literal(w, JSONB())) for w in wanted))
+
+
 def _through_link(catalog: FieldCatalog, resolved: ResolvedField, predicate: Any) -> Any:
     if resolved.link is None:
         return predicate
@@ -209,9 +230,10 @@ def compile_filter(catalog: FieldCatalog, condition: Filter, where: str) -> Any:
             "unsupported_operator",
         )
     operands = _operands(resolved, condition, where)
-    if resolved.kind is ValueKind.MULTI:
+    predicate = _containment(resolved, condition.operator, operands)
+    if predicate is None and resolved.kind is ValueKind.MULTI:
         predicate = _multi_predicate(resolved.expr, condition.operator, operands)
-    else:
+    elif predicate is None:
         predicate = _scalar_predicate(resolved.expr, resolved.kind, condition.operator, operands)
     return _through_link(catalog, resolved, predicate)
 

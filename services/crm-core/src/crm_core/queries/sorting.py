@@ -29,6 +29,7 @@ from sqlalchemy import (
     false,
     literal,
     or_,
+    tuple_,
 )
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -53,6 +54,8 @@ class SortKey:
     # None for the relevance score, which is a float rather than a field kind.
     kind: ValueKind | None
     expr: ColumnElement[Any]
+    # False for a NOT NULL column: its keyset condition can bound an index scan.
+    nullable: bool = True
 
 
 def resolve_sorts(
@@ -81,7 +84,15 @@ def resolve_sorts(
                 code="invalid_sort",
                 field=f"{where}.field",
             )
-        keys.append(SortKey(sort.field, sort.direction == "desc", resolved.kind, resolved.expr))
+        keys.append(
+            SortKey(
+                sort.field,
+                sort.direction == "desc",
+                resolved.kind,
+                resolved.expr,
+                resolved.nullable,
+            )
+        )
     return keys
 
 
@@ -110,20 +121,43 @@ def _strictly_after(key: SortKey, value: Any) -> Any:
     bound = literal(value, BIND_TYPES[key.kind])
     if key.descending:
         return key.expr < bound
+    if not key.nullable:
+        return key.expr > bound
     return or_(key.expr > bound, key.expr.is_(None))
 
 
 def after(
     keys: Sequence[SortKey], values: Sequence[Any], id_column: Any, last_id: uuid.UUID
 ) -> Any:
-    """Rows strictly after (values, last_id) in the order of `order_by`."""
+    """Rows strictly after (values, last_id) in the order of `order_by`.
+
+    Written so the (tenant_id, <sort columns>, id) index can bound the scan: ascending
+    NOT NULL keys as one row comparison, otherwise a NOT NULL first key also gets a
+    plain range condition (>= or <= its value) beside the exact one.
+    """
+    last = literal(last_id, Uuid())
+    if all(
+        not k.nullable and not k.descending and v is not None
+        for k, v in zip(keys, values, strict=True)
+    ):
+        bounds = (literal(v, BIND_TYPES[k.kind]) for k, v in zip(keys, values, strict=True))
+        return tuple_(*(k.expr for k in keys), id_column) > tuple_(*bounds, last)
+    exact = _after_terms(keys, values, id_column, last)
+    first, value = keys[0], values[0]
+    if first.nullable or value is None:
+        return exact
+    bound = literal(value, BIND_TYPES[first.kind])
+    return and_(first.expr <= bound if first.descending else first.expr >= bound, exact)
+
+
+def _after_terms(keys: Sequence[SortKey], values: Sequence[Any], id_column: Any, last: Any) -> Any:
     terms = []
     equal_so_far: list[Any] = []
     for key, value in zip(keys, values, strict=True):
         terms.append(and_(*equal_so_far, _strictly_after(key, value)))
         bound = None if value is None else literal(value, BIND_TYPES[key.kind])
         equal_so_far.append(key.expr.is_(None) if bound is None else key.expr == bound)
-    terms.append(and_(*equal_so_far, id_column > literal(last_id, Uuid())))
+    terms.append(and_(*equal_so_far, id_column > last))
     return or_(*terms)
 
 

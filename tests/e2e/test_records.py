@@ -61,6 +61,22 @@ class TestCompanies:
             {"name": "B", "domain": "dup.example", "allow_duplicate": True},
         )
 
+    async def test_update_to_a_taken_domain_is_409_with_candidates(
+        self, api: httpx.AsyncClient, tenant_a: Account
+    ) -> None:
+        first = await post(api, tenant_a, "/v1/companies", {"name": "A", "domain": "one.example"})
+        other = await post(api, tenant_a, "/v1/companies", {"name": "B", "domain": "two.example"})
+        path = f"/v1/companies/{other['id']}"
+        taken = await api.patch(path, json={"domain": "ONE.example"}, headers=tenant_a.headers)
+        assert taken.status_code == 409
+        assert taken.json()["code"] == "duplicate_company"
+        assert taken.json()["candidates"] == [first["id"]]
+        allowed = await api.patch(
+            path, json={"domain": "one.example", "allow_duplicate": True}, headers=tenant_a.headers
+        )
+        assert allowed.status_code == 200, allowed.text
+        assert allowed.json()["domain"] == "one.example"
+
 
 class TestCustomFieldsAndSearch:
     async def test_define_fill_and_search_by_custom_and_related_fields(
@@ -161,3 +177,20 @@ class TestCustomFieldsAndSearch:
         await post(
             api, tenant_a, "/v1/contacts", {"email": "twin@example.com", "allow_duplicate": True}
         )
+
+    async def test_update_to_a_taken_email_is_409_with_candidates(
+        self, api: httpx.AsyncClient, tenant_a: Account
+    ) -> None:
+        first = await post(api, tenant_a, "/v1/contacts", {"email": "taken@example.com"})
+        other = await post(api, tenant_a, "/v1/contacts", {"email": "free@example.com"})
+        path = f"/v1/contacts/{other['id']}"
+        taken = await api.patch(path, json={"email": "Taken@example.com"}, headers=tenant_a.headers)
+        assert taken.status_code == 409
+        assert taken.json()["code"] == "duplicate_contact"
+        assert taken.json()["candidates"] == [first["id"]]
+        allowed = await api.patch(
+            path,
+            json={"email": "taken@example.com", "allow_duplicate": True},
+            headers=tenant_a.headers,
+        )
+        assert allowed.status_code == 200, allowed.text

@@ -136,7 +136,9 @@ async def get_company(
     "/{company_id}",
     summary="Update some fields of a company",
     description="Send `If-Match` with the company's ETag to refuse the write (412) if "
-    "someone changed it since you read it. `custom_fields` merges (null clears a key).",
+    "someone changed it since you read it. `custom_fields` merges (null clears a key). A "
+    "changed domain that another company has is 409 with `candidates`, unless "
+    "`allow_duplicate` is true.",
     response_model=Company,
     responses=problems(401, 403, 404, 409, 412, 422),
 )
@@ -156,7 +158,15 @@ async def update_company(
     expected = parse_if_match(if_match)
     if expected is not None:
         update.expected_version = expected
-    company = to_company(await request.app.state.upstreams.companies.UpdateCompany(update))
+    stub = request.app.state.upstreams.companies
+
+    async def candidates() -> records_pb2.DuplicateCandidates:
+        found = await stub.FindDuplicateCompanies(
+            companies_pb2.CreateCompanyRequest(domain=update.domain)
+        )
+        return records_pb2.DuplicateCandidates(ids=[i for i in found.ids if i != company_id])
+
+    company = to_company(await refusing_duplicates(stub.UpdateCompany(update), candidates))
     response.headers["ETag"] = etag(company.version)
     return company
 

@@ -158,7 +158,9 @@ async def get_contact(
     summary="Update some fields of a contact",
     description="Send `If-Match` with the contact's ETag to refuse the write (412) "
     "if someone changed the contact since you read it. `custom_fields` merges (null "
-    "clears a key); `company_ids`, when present, replaces the contact's companies.",
+    "clears a key); `company_ids`, when present, replaces the contact's companies. A "
+    "changed email or phone that another contact has is 409 with `candidates`, unless "
+    "`allow_duplicate` is true.",
     response_model=Contact,
     responses=problems(401, 403, 404, 409, 412, 422),
 )
@@ -181,7 +183,14 @@ async def update_contact(
     expected = parse_if_match(if_match)
     if expected is not None:
         update.expected_version = expected
-    contact = to_contact(await request.app.state.upstreams.contacts.UpdateContact(update))
+    stub = request.app.state.upstreams.contacts
+
+    async def candidates() -> records_pb2.DuplicateCandidates:
+        like = contacts_pb2.CreateContactRequest(email=update.email, phone=update.phone)
+        found = await stub.FindDuplicateContacts(like)
+        return records_pb2.DuplicateCandidates(ids=[i for i in found.ids if i != contact_id])
+
+    contact = to_contact(await refusing_duplicates(stub.UpdateContact(update), candidates))
     response.headers["ETag"] = etag(contact)
     return contact
 

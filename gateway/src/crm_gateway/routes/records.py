@@ -131,7 +131,7 @@ def query_string_search(
 async def refusing_duplicates(
     create: Awaitable[T], find_candidates: Callable[[], Awaitable[records_pb2.DuplicateCandidates]]
 ) -> T:
-    """Runs a create; a duplicate answers 409 with the existing records' ids."""
+    """Runs a create or update; a duplicate answers 409 with the existing records' ids."""
     try:
         return await create
     except grpc.aio.AioRpcError as error:

@@ -149,6 +149,11 @@ class ContactUpdate(ApiModel):
     company_ids: list[str] | None = Field(
         default=None, max_length=50, description="Present: the contact's companies become these"
     )
+    allow_duplicate: bool = Field(
+        default=False,
+        description="Save even when another contact has the changed email (any case) or "
+        "phone (E.164) (else 409 with the candidates)",
+    )
 
 
 class Contact(ApiModel):

@@ -41,6 +41,11 @@ class CompanyUpdate(ApiModel):
     custom_fields: dict[str, Any] | None = Field(
         default=None, description=CUSTOM_FIELDS_DESCRIPTION
     )
+    allow_duplicate: bool = Field(
+        default=False,
+        description="Save even when another company has the changed domain (else 409 "
+        "with the candidates)",
+    )
 
 
 class Company(ApiModel):

@@ -133,6 +133,68 @@ class TestDuplicates:
         )
         assert again.id != first.id
 
+    async def test_update_to_another_companys_domain_is_a_conflict(
+        self, factory: Factory, tenant: uuid.UUID
+    ) -> None:
+        acme = await create_company(factory, tenant=tenant, domain="acme.com")
+        other = await create_company(factory, tenant=tenant, name="Other", domain="other.com")
+        async with unit_of_work(factory, tenant_id=tenant) as session:
+            with pytest.raises(Conflict) as caught:
+                await companies.update(
+                    session,
+                    company_id=other.id,
+                    data=CompanyUpdate(changes={"domain": "https://www.ACME.com"}),
+                )
+        assert caught.value.code == "duplicate_company"
+        assert caught.value.details["candidates"] == [str(acme.id)]
+        async with unit_of_work(factory, tenant_id=tenant) as session:
+            # Its own domain again, and other fields, are no duplicate of itself.
+            await companies.update(
+                session,
+                company_id=acme.id,
+                data=CompanyUpdate(changes={"domain": "acme.com", "name": "Acme Inc"}),
+            )
+            moved = await companies.update(
+                session,
+                company_id=other.id,
+                data=CompanyUpdate(changes={"domain": "acme.com"}, allow_duplicate=True),
+            )
+        assert moved.domain == "acme.com"
+        async with unit_of_work(factory, tenant_id=tenant) as session:
+            # An allowed duplicate does not block changing something else.
+            renamed = await companies.update(
+                session, company_id=other.id, data=CompanyUpdate(changes={"name": "Renamed"})
+            )
+        assert renamed.name == "Renamed"
+
+    async def test_update_to_another_contacts_email_or_phone_is_a_conflict(
+        self, factory: Factory, tenant: uuid.UUID
+    ) -> None:
+        grace = await create_contact(
+            factory, tenant=tenant, email="grace@navy.example", phone="+44 20 7946 0958"
+        )
+        ada = await create_contact(factory, tenant=tenant, email="ada@example.com")
+        for changes in ({"email": "Grace@navy.example"}, {"phone": "+442079460958"}):
+            async with unit_of_work(factory, tenant_id=tenant) as session:
+                with pytest.raises(Conflict) as caught:
+                    await contacts.update(
+                        session, contact_id=ada.id, data=ContactUpdate(changes=changes)
+                    )
+            assert caught.value.code == "duplicate_contact"
+            assert caught.value.details["candidates"] == [str(grace.id)]
+        async with unit_of_work(factory, tenant_id=tenant) as session:
+            # Its own email in another case, and its own phone retyped, are not duplicates.
+            same = ContactUpdate(changes={"email": "GRACE@navy.example", "phone": "+442079460958"})
+            await contacts.update(session, contact_id=grace.id, data=same)
+            allowed = ContactUpdate(changes={"email": "grace@navy.example"}, allow_duplicate=True)
+            moved = await contacts.update(session, contact_id=ada.id, data=allowed)
+        assert moved.email == "grace@navy.example"
+        async with unit_of_work(factory, tenant_id=tenant) as session:
+            renamed = await contacts.update(
+                session, contact_id=ada.id, data=ContactUpdate(changes={"first_name": "Ada"})
+            )
+        assert renamed.first_name == "Ada"
+
     async def test_duplicates_are_per_tenant(
         self, factory: Factory, tenant: uuid.UUID, other_tenant: uuid.UUID
     ) -> None:

@@ -55,4 +55,5 @@ def update_from_proto(request: companies_pb2.UpdateCompanyRequest) -> CompanyUpd
         changes=changes,
         custom_fields=struct_to_dict(request.custom_fields),
         expected_version=request.expected_version if request.HasField("expected_version") else None,
+        allow_duplicate=request.allow_duplicate,
     )

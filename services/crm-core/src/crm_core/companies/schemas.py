@@ -67,6 +67,8 @@ class CompanyUpdate:
     changes: dict[str, object] = field(default_factory=dict)
     custom_fields: dict[str, Any] = field(default_factory=dict)
     expected_version: int | None = None
+    # Save even when the changed domain is another company's.
+    allow_duplicate: bool = False
 
     def cleaned(self) -> dict[str, object]:
         cleaners: dict[str, Callable[[object], object]] = {

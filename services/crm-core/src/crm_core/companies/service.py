@@ -113,6 +113,17 @@ async def update(session: AsyncSession, *, company_id: uuid.UUID, data: CompanyU
         )
     changes = data.cleaned()
     # Queries first: autoflush must not write (and version) the company twice.
+    domain = str(changes.get("domain", ""))
+    if domain and domain != company.domain and not data.allow_duplicate:
+        found = [
+            i for i in await company_repository.with_domain(session, domain) if i != company.id
+        ]
+        if found:
+            raise Conflict(
+                "another company has this domain; set allow_duplicate to save it anyway",
+                code="duplicate_company",
+                candidates=[str(i) for i in found],
+            )
     custom = await validated_values(
         session,
         RecordWrite(COMPANIES, company.custom_fields, data.custom_fields, company.id, False),

@@ -64,4 +64,5 @@ def update_from_proto(request: contacts_pb2.UpdateContactRequest) -> ContactUpda
             if request.HasField("company_ids")
             else None
         ),
+        allow_duplicate=request.allow_duplicate,
     )

@@ -79,6 +79,8 @@ class ContactUpdate:
     expected_version: int | None = None
     custom_fields: dict[str, Any] = field(default_factory=dict)
     company_ids: list[uuid.UUID] | None = None
+    # Save even when the changed email or phone is another contact's.
+    allow_duplicate: bool = False
 
     def cleaned(self) -> dict[str, object]:
         cleaners: dict[str, Callable[[object], object]] = {

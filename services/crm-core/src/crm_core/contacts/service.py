@@ -84,6 +84,27 @@ async def _refuse_duplicates(session: AsyncSession, clean: ContactCreate) -> Non
         )
 
 
+async def _refuse_changed_duplicates(
+    session: AsyncSession, contact: Contact, changes: dict[str, Any]
+) -> None:
+    """An update giving the contact another contact's email or phone is a duplicate too.
+    Only what changes is compared: a duplicate allowed before does not block the rest."""
+    email = str(changes.get("email", contact.email))
+    phone = str(changes.get("phone_e164", contact.phone_e164))
+    found = await contact_repository.duplicates(
+        session,
+        email=email if email.lower() != contact.email.lower() else "",
+        phone_e164=phone if phone != contact.phone_e164 else "",
+    )
+    found = [i for i in found if i != contact.id]
+    if found:
+        raise Conflict(
+            "another contact has this email or phone; set allow_duplicate to save it anyway",
+            code="duplicate_contact",
+            candidates=[str(i) for i in found],
+        )
+
+
 async def create(session: AsyncSession, *, data: ContactCreate) -> Contact:
     tenant = session_tenant(session)
     clean = data.cleaned()
@@ -164,6 +185,8 @@ async def _apply_changes(session: AsyncSession, contact: Contact, data: ContactU
     changes: dict[str, Any] = data.cleaned()
     if "phone" in changes:
         changes["phone_e164"] = normalize_phone(str(changes["phone"])) or ""
+    if not data.allow_duplicate:
+        await _refuse_changed_duplicates(session, contact, changes)
     custom = await validated_values(
         session,
         RecordWrite(

@@ -164,12 +164,17 @@ class UpdateCompanyRequest(_message.Message):
     OWNER_ID_FIELD_NUMBER: _builtins.int
     CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
     EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    ALLOW_DUPLICATE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     name: _builtins.str
     domain: _builtins.str
     industry: _builtins.str
     owner_id: _builtins.str
     expected_version: _builtins.int
+    allow_duplicate: _builtins.bool
+    """A changed domain that another company has is ALREADY_EXISTS (duplicate_company)
+    unless this is set, as on create.
+    """
     @_builtins.property
     def custom_fields(self) -> _struct_pb2.Struct: ...
     def __init__(
@@ -182,10 +187,11 @@ class UpdateCompanyRequest(_message.Message):
         owner_id: _builtins.str | None = ...,
         custom_fields: _struct_pb2.Struct | None = ...,
         expected_version: _builtins.int | None = ...,
+        allow_duplicate: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_domain", b"_domain", "_expected_version", b"_expected_version", "_industry", b"_industry", "_name", b"_name", "_owner_id", b"_owner_id", "custom_fields", b"custom_fields", "domain", b"domain", "expected_version", b"expected_version", "industry", b"industry", "name", b"name", "owner_id", b"owner_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_domain", b"_domain", "_expected_version", b"_expected_version", "_industry", b"_industry", "_name", b"_name", "_owner_id", b"_owner_id", "custom_fields", b"custom_fields", "domain", b"domain", "expected_version", b"expected_version", "id", b"id", "industry", b"industry", "name", b"name", "owner_id", b"owner_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_domain", b"_domain", "_expected_version", b"_expected_version", "_industry", b"_industry", "_name", b"_name", "_owner_id", b"_owner_id", "allow_duplicate", b"allow_duplicate", "custom_fields", b"custom_fields", "domain", b"domain", "expected_version", b"expected_version", "id", b"id", "industry", b"industry", "name", b"name", "owner_id", b"owner_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__domain: _TypeAlias = _typing.Literal["domain"]  # noqa: Y015
     _WhichOneofArgType__domain: _TypeAlias = _typing.Literal["_domain", b"_domain"]  # noqa: Y015

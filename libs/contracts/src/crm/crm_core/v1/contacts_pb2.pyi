@@ -210,6 +210,7 @@ class UpdateContactRequest(_message.Message):
     EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
     CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
     COMPANY_IDS_FIELD_NUMBER: _builtins.int
+    ALLOW_DUPLICATE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     first_name: _builtins.str
     last_name: _builtins.str
@@ -218,6 +219,10 @@ class UpdateContactRequest(_message.Message):
     owner_id: _builtins.str
     expected_version: _builtins.int
     """When set, the update fails with FAILED_PRECONDITION unless it matches."""
+    allow_duplicate: _builtins.bool
+    """A changed email or phone that another contact has is ALREADY_EXISTS
+    (duplicate_contact) unless this is set, as on create.
+    """
     @_builtins.property
     def custom_fields(self) -> _struct_pb2.Struct:
         """Keys present are set; a key set to null clears that field."""
@@ -238,10 +243,11 @@ class UpdateContactRequest(_message.Message):
         expected_version: _builtins.int | None = ...,
         custom_fields: _struct_pb2.Struct | None = ...,
         company_ids: _records_pb2.IdList | None = ...,
+        allow_duplicate: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_email", b"_email", "_expected_version", b"_expected_version", "_first_name", b"_first_name", "_last_name", b"_last_name", "_owner_id", b"_owner_id", "_phone", b"_phone", "company_ids", b"company_ids", "custom_fields", b"custom_fields", "email", b"email", "expected_version", b"expected_version", "first_name", b"first_name", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_email", b"_email", "_expected_version", b"_expected_version", "_first_name", b"_first_name", "_last_name", b"_last_name", "_owner_id", b"_owner_id", "_phone", b"_phone", "company_ids", b"company_ids", "custom_fields", b"custom_fields", "email", b"email", "expected_version", b"expected_version", "first_name", b"first_name", "id", b"id", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_email", b"_email", "_expected_version", b"_expected_version", "_first_name", b"_first_name", "_last_name", b"_last_name", "_owner_id", b"_owner_id", "_phone", b"_phone", "allow_duplicate", b"allow_duplicate", "company_ids", b"company_ids", "custom_fields", b"custom_fields", "email", b"email", "expected_version", b"expected_version", "first_name", b"first_name", "id", b"id", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__email: _TypeAlias = _typing.Literal["email"]  # noqa: Y015
     _WhichOneofArgType__email: _TypeAlias = _typing.Literal["_email", b"_email"]  # noqa: Y015

@@ -12,7 +12,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from crm_kit.db.driver_reads import tenant_read
 from crm_kit.db.session import make_session_factory, unit_of_work
+from crm_kit.errors import Unavailable
 
 pytestmark = pytest.mark.integration
 
@@ -59,3 +61,19 @@ async def test_a_dropped_connection_fails_one_call_then_the_pool_recovers(
         await read_one(engine)
     assert lost.value.connection_invalidated is True
     assert await read_one(engine) == 1
+
+
+async def read_on_driver(engine: AsyncEngine) -> int:
+    async with tenant_read(make_session_factory(engine), tenant_id=uuid.uuid4()) as connection:
+        return int(await connection.fetchval("SELECT 1"))
+
+
+async def test_the_driver_read_path_recovers_too_failing_as_unavailable(
+    engine: AsyncEngine, database_urls: tuple[str, str]
+) -> None:
+    assert await read_on_driver(engine) == 1
+    assert await terminate_backends(database_urls[1]) == 1
+
+    with pytest.raises(Unavailable):
+        await read_on_driver(engine)
+    assert await read_on_driver(engine) == 1

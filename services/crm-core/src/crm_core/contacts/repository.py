@@ -7,11 +7,13 @@ import json
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ScalarSelect, Select, bindparam, func, or_, select, tuple_
+import asyncpg
+from sqlalchemy import Label, bindparam, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.models import Contact, ContactCompany
+from crm_kit.db.driver_reads import DriverQuery
 from crm_kit.errors import InvalidArgument
 
 DUPLICATE_CANDIDATES_MAX = 10
@@ -31,34 +33,47 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise InvalidArgument("cursor is not valid", code="invalid_cursor", field="cursor") from exc
 
 
-def _company_ids_of_contact() -> ScalarSelect[list[uuid.UUID] | None]:
+def _company_ids_of_contact() -> Label[list[uuid.UUID] | None]:
     """The contact's company ids, primary first, as one array column (NULL for none)."""
     ordered = aggregate_order_by(
         ContactCompany.company_id, ContactCompany.is_primary.desc(), ContactCompany.company_id
     )
     return (
         select(func.array_agg(ordered))
-        .where(ContactCompany.contact_id == Contact.id)
+        .where(
+            ContactCompany.contact_id == Contact.id,
+            ContactCompany.tenant_id == Contact.tenant_id,
+        )
         .scalar_subquery()
+        .label("company_ids")
     )
 
 
-# Built once: the hottest read should not rebuild its statement per request.
-_CONTACT_WITH_COMPANY_IDS: Select[tuple[Contact, list[uuid.UUID] | None]] = select(
-    Contact, _company_ids_of_contact()
-).where(Contact.id == bindparam("contact_id"))
+# The API's hottest read, on the driver (crm_kit.db.driver_reads): the tenant is named
+# explicitly, since the ORM's automatic filter does not run there; RLS filters too.
+_CONTACT_COLUMNS = [
+    prop.columns[0] for prop in Contact.__mapper__.column_attrs if not prop.deferred
+]
+_READ_CONTACT = DriverQuery.of(
+    select(*_CONTACT_COLUMNS, _company_ids_of_contact()).where(
+        Contact.id == bindparam("contact_id"), Contact.tenant_id == bindparam("tenant_id")
+    )
+)
 
 
 class ContactRepository:
     async def get(self, session: AsyncSession, contact_id: uuid.UUID) -> Contact | None:
         return await session.scalar(select(Contact).where(Contact.id == contact_id))
 
-    async def get_with_company_ids(
-        self, session: AsyncSession, contact_id: uuid.UUID
+    async def read_with_company_ids(
+        self, connection: asyncpg.Connection, *, tenant_id: uuid.UUID, contact_id: uuid.UUID
     ) -> tuple[Contact, list[uuid.UUID]] | None:
-        """The contact and its companies in one round trip: the API's hottest read."""
-        row = (await session.execute(_CONTACT_WITH_COMPANY_IDS, {"contact_id": contact_id})).first()
-        return None if row is None else (row[0], list(row[1] or ()))
+        """The contact (detached) and its companies, in one round trip."""
+        row = await _READ_CONTACT.fetchrow(connection, contact_id=contact_id, tenant_id=tenant_id)
+        if row is None:
+            return None
+        contact = Contact(**{column.key: row[column.name] for column in _CONTACT_COLUMNS})
+        return contact, list(row["company_ids"] or ())
 
     async def page(
         self, session: AsyncSession, *, limit: int, after: tuple[datetime, uuid.UUID] | None

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -149,9 +150,16 @@ async def get(session: AsyncSession, *, contact_id: uuid.UUID) -> Contact:
     return contact
 
 
-async def read(session: AsyncSession, *, contact_id: uuid.UUID) -> tuple[Contact, list[uuid.UUID]]:
-    """The contact with its company ids (primary first), as the API shows it."""
-    found = await contact_repository.get_with_company_ids(session, contact_id)
+async def read(
+    connection: asyncpg.Connection, *, tenant_id: uuid.UUID, contact_id: uuid.UUID
+) -> tuple[Contact, list[uuid.UUID]]:
+    """The contact with its company ids (primary first), as the API shows it.
+
+    Takes a driver connection from `crm_kit.db.driver_reads.tenant_read`: this is the
+    API's hottest read, and the ORM would triple its latency."""
+    found = await contact_repository.read_with_company_ids(
+        connection, tenant_id=tenant_id, contact_id=contact_id
+    )
     if found is None:
         raise NotFound("contact not found", code="contact_not_found")
     return found

@@ -21,6 +21,7 @@ from crm_core.pipelines import service as pipelines
 from crm_core.records.mappers import search_from_proto
 from crm_kit.authorization import require_scope
 from crm_kit.context import current_context
+from crm_kit.db.driver_reads import tenant_read
 from crm_kit.db.session import caller_unit_of_work, unit_of_work
 
 CONTACT_SERVICE = contacts_pb2.DESCRIPTOR.services_by_name["ContactService"].full_name
@@ -49,9 +50,11 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
         self, request: contacts_pb2.GetContactRequest, context: ServicerContext
     ) -> contacts_pb2.Contact:
         require_scope("contacts:read")
-        async with caller_unit_of_work(self.factory) as session:
+        contact_id = mappers.parse_id(request.id)
+        tenant_id = current_context().require_tenant()
+        async with tenant_read(self.factory, tenant_id=tenant_id) as connection:
             contact, company_ids = await contacts.read(
-                session, contact_id=mappers.parse_id(request.id)
+                connection, tenant_id=tenant_id, contact_id=contact_id
             )
         return mappers.to_proto(contact, company_ids)
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crm_core.companies import service as companies
 from crm_core.contacts import service as contacts
 from crm_core.queries.filters import Filter
+from crm_core.queries.fulltext import TYPO_FALLBACK_BELOW
 from crm_core.queries.search import SearchParams
 from crm_core.queries.sorting import Sort
 from crm_kit.db.session import unit_of_work
@@ -286,6 +287,19 @@ class TestFullText:
         assert await names_by_first(factory, tenant, SearchParams(query="ann@exa")) == ["ann"]
         assert await names_by_first(factory, tenant, SearchParams(query="4155550199")) == ["Phil"]
         assert await names_by_first(factory, tenant, SearchParams(query="bobie")) == ["Bobbie"]
+
+    async def test_typos_join_only_when_exact_matches_are_few(
+        self, factory: Factory, tenant: uuid.UUID
+    ) -> None:
+        await create_contact(factory, tenant=tenant, first_name="Kathlene", email="")
+        for n in range(TYPO_FALLBACK_BELOW - 1):
+            await create_contact(factory, tenant=tenant, first_name="Kathleen", email=f"k{n}@x.io")
+        few = await names_by_first(factory, tenant, SearchParams(query="kathleen", limit=100))
+        # Ranked below every exact match.
+        assert few == ["Kathleen"] * (TYPO_FALLBACK_BELOW - 1) + ["Kathlene"]
+        await create_contact(factory, tenant=tenant, first_name="Kathleen", email="last@x.io")
+        many = await names_by_first(factory, tenant, SearchParams(query="kathleen", limit=100))
+        assert many == ["Kathleen"] * TYPO_FALLBACK_BELOW
 
     async def test_query_combines_with_filters(
         self, factory: Factory, tenant: uuid.UUID, seeded: Seeded

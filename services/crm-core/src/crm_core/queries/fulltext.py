@@ -13,6 +13,13 @@ words OR the substring itself (LIKE) OR typo, checked on the few rows found. Eve
 substring of 3 or more characters has all its trigrams in the text, so the first only
 widens what the second then narrows. Shorter queries skip the trigram condition.
 
+Typo matches are a fallback: they join only when words and substrings find fewer than
+TYPO_FALLBACK_BELOW records (with the same filters). Checking similarity is what a
+search spends most on (a common prefix like "kathe" has thousands of similar words
+among 100k contacts), and with that many exact matches typos would rank below them
+anyway. The threshold is fixed rather than the page size, so every page of a search
+sees the same set.
+
 Trigram matching needs the pg_trgm extension; where PostgreSQL lacks it (the embedded
 server of `make run`), search keeps words and substrings and drops typo tolerance.
 """
@@ -31,12 +38,16 @@ from crm_core.records.registry import ObjectSpec
 from crm_kit.validation import clean_text
 
 QUERY_MAX = 200
+TYPO_FALLBACK_BELOW = 50
 
 
 @dataclass(frozen=True)
 class TextMatch:
+    # Words or substring.
     predicate: ColumnElement[bool]
     rank: ColumnElement[Any]
+    # Words, substring or a similar word; None without pg_trgm.
+    with_typos: ColumnElement[bool] | None = None
 
 
 async def trigram_available(session: AsyncSession) -> bool:
@@ -57,16 +68,23 @@ def text_match(spec: ObjectSpec, query: str, *, trigram: bool) -> TextMatch | No
     word_match = search_vector.op("@@")(tsquery)
     substring = search_text.contains(words, autoescape=True)
     rank: ColumnElement[Any] = func.ts_rank(search_vector, tsquery)
-    typo: list[ColumnElement[bool]] = []
     if trigram:
-        typo.append(literal(words).op("<%")(search_text))
         rank = rank + func.word_similarity(words, search_text)
-    exact = or_(word_match, substring, *typo)
     trigrams = trigram_query(words)
-    if trigrams is None:
-        return TextMatch(exact, rank)
-    has_trigrams = func.crm_search_trigrams(search_text).op("@@")(cast(trigrams, TSQUERY))
-    return TextMatch(and_(or_(word_match, has_trigrams, *typo), exact), rank)
+    has_trigrams = (
+        None
+        if trigrams is None
+        else func.crm_search_trigrams(search_text).op("@@")(cast(trigrams, TSQUERY))
+    )
+
+    def matching(*also: ColumnElement[bool]) -> ColumnElement[bool]:
+        exact = or_(word_match, substring, *also)
+        if has_trigrams is None:
+            return exact
+        return and_(or_(word_match, has_trigrams, *also), exact)
+
+    typo = literal(words).op("<%")(search_text)
+    return TextMatch(matching(), rank, matching(typo) if trigram else None)
 
 
 def trigram_query(words: str) -> str | None:

@@ -5,12 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.queries.fields import load_catalog
 from crm_core.queries.filters import Filter, compile_groups
-from crm_core.queries.fulltext import text_match, trigram_available
+from crm_core.queries.fulltext import (
+    TYPO_FALLBACK_BELOW,
+    TextMatch,
+    text_match,
+    trigram_available,
+)
 from crm_core.queries.sorting import (
     SCORE_FIELD,
     Sort,
@@ -52,6 +57,19 @@ def page_size(limit: int) -> int:
     return limit or DEFAULT_PAGE_SIZE
 
 
+async def _text_predicate(
+    session: AsyncSession, spec: ObjectSpec, where: Any | None, match: TextMatch
+) -> Any:
+    """The match with typo tolerance when words and substrings find few records."""
+    if match.with_typos is None:
+        return match.predicate
+    exact = select(spec.id_column).where(match.predicate).limit(TYPO_FALLBACK_BELOW)
+    if where is not None:
+        exact = exact.where(where)
+    found = await session.scalar(select(func.count()).select_from(exact.subquery()))
+    return match.with_typos if (found or 0) < TYPO_FALLBACK_BELOW else match.predicate
+
+
 async def search(session: AsyncSession, *, spec: ObjectSpec, params: SearchParams) -> Page:
     """A page of `spec`'s records matching the params, in their sort, with the next cursor."""
     size = page_size(params.limit)
@@ -65,7 +83,7 @@ async def search(session: AsyncSession, *, spec: ObjectSpec, params: SearchParam
     if where is not None:
         query = query.where(where)
     if match is not None:
-        query = query.where(match.predicate)
+        query = query.where(await _text_predicate(session, spec, where, match))
     if params.cursor:
         values, last_id = decode_cursor(params.cursor, keys)
         query = query.where(after(keys, values, spec.id_column, last_id))

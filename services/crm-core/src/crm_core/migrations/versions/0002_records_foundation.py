@@ -85,8 +85,10 @@ $$
 # policy (and so as an index condition) only when its function is LEAKPROOF: it must not
 # reveal anything about its arguments, for instance through an error that depends on a
 # row the policy would hide. Each one here is a pure comparison that cannot raise on
-# any value of either argument (beyond out-of-memory or a cancel, which say nothing
-# about the row):
+# any value of either argument (beyond out-of-memory, allocation limits on values of
+# hundreds of megabytes, the stack-depth limit on absurdly nested tsquery or jsonb, or a
+# cancel: none says anything about a row's content). The mark is per database (each
+# has its own pg_catalog), so it holds in crm-core's database only:
 #   ts_match_vq                 tsvector @@ tsquery (words; the trigram substring check)
 #   jsonb_contains              jsonb @> jsonb (custom field eq/in)
 #   crm_search_trigrams         ours, above: total over all text

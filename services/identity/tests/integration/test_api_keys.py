@@ -170,7 +170,7 @@ class TestCreate:
         [
             ([], "scopes_required"),
             (["contacts:delete"], "invalid_scope"),
-            (["deals:read"], "invalid_scope"),
+            (["invoices:read"], "invalid_scope"),
             (["contacts:read", "contacts"], "invalid_scope"),
         ],
     )

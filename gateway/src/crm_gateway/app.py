@@ -23,7 +23,9 @@ from crm_gateway.routes import (
     companies,
     contacts,
     custom_fields,
+    deals,
     health,
+    leads,
     me,
     mfa,
     pipelines,
@@ -93,6 +95,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         companies.router,
         custom_fields.router,
         pipelines.router,
+        leads.router,
+        deals.router,
     )
     for router in (*routers, health.router):
         app.include_router(router)

@@ -10,6 +10,8 @@ from crm.crm_core.v1 import (
     companies_pb2_grpc,
     contacts_pb2_grpc,
     custom_fields_pb2_grpc,
+    deals_pb2_grpc,
+    leads_pb2_grpc,
     pipelines_pb2_grpc,
 )
 from crm.identity.v1 import api_keys_pb2_grpc, identity_pb2_grpc, mfa_pb2_grpc, users_pb2_grpc
@@ -28,6 +30,8 @@ class Upstreams:
     pipelines: pipelines_pb2_grpc.PipelineServiceStub
     companies: companies_pb2_grpc.CompanyServiceStub
     custom_fields: custom_fields_pb2_grpc.CustomFieldServiceStub
+    leads: leads_pb2_grpc.LeadServiceStub
+    deals: deals_pb2_grpc.DealServiceStub
 
     @classmethod
     def connect(cls, settings: GatewaySettings) -> Upstreams:
@@ -44,6 +48,8 @@ class Upstreams:
             pipelines=pipelines_pb2_grpc.PipelineServiceStub(crm_core),
             companies=companies_pb2_grpc.CompanyServiceStub(crm_core),
             custom_fields=custom_fields_pb2_grpc.CustomFieldServiceStub(crm_core),
+            leads=leads_pb2_grpc.LeadServiceStub(crm_core),
+            deals=deals_pb2_grpc.DealServiceStub(crm_core),
         )
 
     async def close(self) -> None:

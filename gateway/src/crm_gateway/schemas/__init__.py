@@ -184,6 +184,9 @@ class Stage(ApiModel):
     name: str
     position: int
     probability: int = Field(description="Win probability in percent")
+    kind: str = Field(
+        default="open", description="open, won or lost: deals entering it take this status"
+    )
 
 
 class Pipeline(ApiModel):

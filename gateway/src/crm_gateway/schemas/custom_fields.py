@@ -25,7 +25,7 @@ FieldType = Literal[
     "url",
     "relation",
 ]
-ObjectType = Literal["contacts", "companies"]
+ObjectType = Literal["contacts", "companies", "leads", "deals"]
 
 
 class SelectOption(ApiModel):

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from .conftest import Account
+from .test_pipelines_deals_leads import create_deal, create_pipeline
 from .test_records import post
 from .test_slice import create_contact
 
@@ -98,3 +99,63 @@ class TestCrossTenantRecords:
         assert same_domain.status_code == 201
         intact = await api.get(company_path, headers=tenant_a.headers)
         assert intact.json()["name"] == "Secret"
+
+
+class TestCrossTenantPipelinesDealsLeads:
+    async def test_every_route_answers_404_for_another_tenant(
+        self, api: httpx.AsyncClient, tenant_a: Account, tenant_b: Account
+    ) -> None:
+        pipeline = await create_pipeline(api, tenant_a)
+        stage = pipeline["stages"][0]["id"]
+        deal = await create_deal(api, tenant_a, pipeline, name="Secret deal")
+        lead = await post(api, tenant_a, "/v1/leads", {"first_name": "Secret"})
+        p, d, ld = (
+            f"/v1/pipelines/{pipeline['id']}",
+            f"/v1/deals/{deal['id']}",
+            f"/v1/leads/{lead['id']}",
+        )
+        b = tenant_b.headers
+        responses = {
+            "get pipeline": await api.get(p, headers=b),
+            "patch pipeline": await api.patch(p, json={"name": "Pwned"}, headers=b),
+            "delete pipeline": await api.delete(p, headers=b),
+            "add stage": await api.post(f"{p}/stages", json={"name": "X"}, headers=b),
+            "patch stage": await api.patch(f"{p}/stages/{stage}", json={"name": "X"}, headers=b),
+            "delete stage": await api.delete(f"{p}/stages/{stage}", headers=b),
+            "board": await api.get(f"{p}/board", headers=b),
+            "get deal": await api.get(d, headers=b),
+            "patch deal": await api.patch(d, json={"name": "Pwned"}, headers=b),
+            "move deal": await api.post(f"{d}/move", json={"stage_id": stage}, headers=b),
+            "deal history": await api.get(f"{d}/stage-history", headers=b),
+            "delete deal": await api.delete(d, headers=b),
+            "get lead": await api.get(ld, headers=b),
+            "patch lead": await api.patch(ld, json={"first_name": "Pwned"}, headers=b),
+            "convert lead": await api.post(f"{ld}/convert", json={}, headers=b),
+            "delete lead": await api.delete(ld, headers=b),
+        }
+        assert {k: r.status_code for k, r in responses.items()} == dict.fromkeys(responses, 404)
+        for path in ("/v1/deals", "/v1/leads"):
+            listed = await api.get(path, headers=b)
+            assert listed.json()["data"] == []
+        searched = await api.post(
+            "/v1/deals/search",
+            json={
+                "filter_groups": [
+                    {"filters": [{"field": "name", "operator": "eq", "value": "Secret deal"}]}
+                ]
+            },
+            headers=b,
+        )
+        assert searched.status_code == 200, searched.text
+        assert searched.json()["data"] == []
+        assert pipeline["id"] not in [
+            x["id"] for x in (await api.get("/v1/pipelines", headers=b)).json()["data"]
+        ]
+        # Nor can tenant B put a deal in A's stage.
+        placed = await api.post(
+            "/v1/deals", json={"name": "B", "currency": "EUR", "stage_id": stage}, headers=b
+        )
+        assert placed.status_code == 422
+        intact = await api.get(d, headers=tenant_a.headers)
+        assert (intact.json()["name"], intact.json()["version"]) == ("Secret deal", 1)
+        assert (await api.get(ld, headers=tenant_a.headers)).json()["first_name"] == "Secret"

@@ -1,4 +1,4 @@
-"""ContactService and PipelineService servicers."""
+"""ContactService servicer (PipelineService: entrypoints/pipelines_grpc.py)."""
 
 from __future__ import annotations
 
@@ -10,22 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crm.crm_core.v1 import (
     contacts_pb2,
     contacts_pb2_grpc,
-    pipelines_pb2,
-    pipelines_pb2_grpc,
     records_pb2,
 )
 from crm_core.contacts import mappers
 from crm_core.contacts import service as contacts
 from crm_core.models import Contact
-from crm_core.pipelines import service as pipelines
 from crm_core.records.mappers import search_from_proto
 from crm_kit.authorization import require_scope
 from crm_kit.context import current_context
 from crm_kit.db.driver_reads import tenant_read
-from crm_kit.db.session import caller_unit_of_work, unit_of_work
+from crm_kit.db.session import caller_unit_of_work
 
 CONTACT_SERVICE = contacts_pb2.DESCRIPTOR.services_by_name["ContactService"].full_name
-PIPELINE_SERVICE = pipelines_pb2.DESCRIPTOR.services_by_name["PipelineService"].full_name
 
 
 async def _encoded(session: AsyncSession, found: list[Contact]) -> list[contacts_pb2.Contact]:
@@ -106,35 +102,3 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
         async with caller_unit_of_work(self.factory) as session:
             await contacts.delete(session, contact_id=mappers.parse_id(request.id))
         return contacts_pb2.DeleteContactResponse()
-
-
-@dataclass
-class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
-    factory: async_sessionmaker[AsyncSession]
-
-    async def ListPipelines(  # noqa: N802
-        self, request: pipelines_pb2.ListPipelinesRequest, context: ServicerContext
-    ) -> pipelines_pb2.ListPipelinesResponse:
-        require_scope("pipelines:read")
-        tenant = current_context().require_tenant()
-        async with unit_of_work(self.factory, tenant_id=tenant) as session:
-            found = await pipelines.list_pipelines(session)
-        return pipelines_pb2.ListPipelinesResponse(
-            pipelines=[
-                pipelines_pb2.Pipeline(
-                    id=str(p.id),
-                    name=p.name,
-                    is_default=p.is_default,
-                    stages=[
-                        pipelines_pb2.Stage(
-                            id=str(s.id),
-                            name=s.name,
-                            position=s.position,
-                            probability=s.probability,
-                        )
-                        for s in p.stages
-                    ],
-                )
-                for p in found
-            ]
-        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -182,3 +183,19 @@ class TestConvert:
         async with unit_of_work(factory, tenant_id=tenant) as session:
             await leads.delete(session, lead_id=lead.id)
         assert await _counts(factory, tenant) == (1, 1, 0)
+
+
+class TestConcurrency:
+    async def test_two_concurrent_conversions_one_wins(
+        self, factory: Factory, tenant: uuid.UUID
+    ) -> None:
+        lead = await create_lead(factory, tenant=tenant)
+        outcomes = await asyncio.gather(
+            _convert(factory, tenant, lead.id, LeadConversion()),
+            _convert(factory, tenant, lead.id, LeadConversion()),
+            return_exceptions=True,
+        )
+        refused = [o for o in outcomes if isinstance(o, Conflict)]
+        assert len(refused) == 1
+        assert refused[0].code == "lead_already_converted"
+        assert await _counts(factory, tenant) == (1, 0, 0)

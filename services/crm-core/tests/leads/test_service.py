@@ -5,11 +5,14 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_core.deals import service as deals
+from crm_core.leads import conversion
 from crm_core.leads import service as leads
-from crm_core.leads.schemas import LeadCreate, LeadUpdate
+from crm_core.leads.schemas import LeadConversion, LeadCreate, LeadUpdate
+from crm_core.models import OutboxRecord
 from crm_core.queries.filters import Filter
 from crm_core.queries.search import SearchParams
 from crm_kit.db.session import unit_of_work
@@ -71,6 +74,39 @@ class TestLeads:
             with pytest.raises(NotFound):
                 await leads.get(session, lead_id=lead.id)
             assert (await leads.search_page(session, params=SearchParams())).rows == []
+
+
+class TestEvents:
+    async def test_create_update_convert_delete_each_publish(
+        self, factory: Factory, tenant: uuid.UUID
+    ) -> None:
+        lead = await create_lead(factory, tenant=tenant)
+        async with unit_of_work(factory, tenant_id=tenant) as session:
+            await leads.update(
+                session, lead_id=lead.id, data=LeadUpdate(changes={"last_name": "Ho"})
+            )
+            # Nothing changes: no event.
+            await leads.update(
+                session, lead_id=lead.id, data=LeadUpdate(changes={"last_name": "Ho"})
+            )
+        async with unit_of_work(factory, tenant_id=tenant) as session:
+            await conversion.convert(session, lead_id=lead.id, options=LeadConversion())
+        async with unit_of_work(factory, tenant_id=tenant) as session:
+            await leads.delete(session, lead_id=lead.id)
+        async with unit_of_work(factory, tenant_id=None) as session:
+            found = await session.scalars(
+                select(OutboxRecord.event_type)
+                .where(OutboxRecord.tenant_id == tenant)
+                .order_by(OutboxRecord.created_at)
+            )
+            types = list(found)
+        assert types == [
+            "crm_core.lead.created",
+            "crm_core.lead.updated",
+            "crm_core.contact.created",
+            "crm_core.lead.converted",
+            "crm_core.lead.deleted",
+        ]
 
 
 class TestCustomFieldsAndSearch:

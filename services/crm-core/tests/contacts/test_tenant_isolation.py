@@ -119,6 +119,7 @@ class TestSchemaRules:
         # The outbox is read by the relay across tenants; only this service's role reads it.
         tables.pop("outbox")
         assert tables == {
+            "activities": (True, True, 1),
             "companies": (True, True, 1),
             "contact_companies": (True, True, 1),
             "contacts": (True, True, 1),
@@ -127,6 +128,12 @@ class TestSchemaRules:
             "deal_stage_history": (True, True, 1),
             "deals": (True, True, 1),
             "leads": (True, True, 1),
+            "notes": (True, True, 1),
             "pipelines": (True, True, 1),
+            "record_changes": (True, True, 1),
+            "record_links": (True, True, 1),
+            "record_tags": (True, True, 1),
             "stages": (True, True, 1),
+            "tags": (True, True, 1),
+            "tasks": (True, True, 1),
         }

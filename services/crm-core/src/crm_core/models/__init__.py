@@ -5,10 +5,20 @@ from crm_core.models.company import Company, ContactCompany
 from crm_core.models.contact import Contact
 from crm_core.models.custom_field import CustomFieldDefinition
 from crm_core.models.deal import Deal, DealContact, DealStageHistory
+from crm_core.models.engagement import (
+    Activity,
+    Note,
+    RecordChange,
+    RecordLink,
+    RecordTag,
+    Tag,
+    Task,
+)
 from crm_core.models.lead import Lead
 from crm_core.models.pipeline import Pipeline, Stage
 
 __all__ = [
+    "Activity",
     "Base",
     "Company",
     "Contact",
@@ -18,8 +28,14 @@ __all__ = [
     "DealContact",
     "DealStageHistory",
     "Lead",
+    "Note",
     "OutboxRecord",
     "Pipeline",
     "ProcessedEvent",
+    "RecordChange",
+    "RecordLink",
+    "RecordTag",
     "Stage",
+    "Tag",
+    "Task",
 ]

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from crm_core.models import Company, Contact, ContactCompany, Deal, DealContact, Lead
+from crm_core.timeline.field_history import track_field_changes
+from crm_core.timeline.record_deletion import apply_deletion_rules
 from crm_kit.errors import InvalidArgument
 
 
@@ -184,6 +186,11 @@ DEALS = ObjectSpec(
 OBJECT_TYPES: dict[str, ObjectSpec] = {
     spec.name: spec for spec in (CONTACTS, COMPANIES, LEADS, DEALS)
 }
+
+# Every record's updates go to its timeline, and deleting it applies the deletion
+# rules to its notes, tasks, activities, tags and history (one hook per type).
+track_field_changes(OBJECT_TYPES.values())
+apply_deletion_rules(OBJECT_TYPES.values())
 
 
 def object_spec(name: str, *, field_name: str = "object_type") -> ObjectSpec:

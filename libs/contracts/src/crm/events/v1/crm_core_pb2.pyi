@@ -804,3 +804,223 @@ class PipelineDeleted(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PipelineDeleted: _TypeAlias = PipelineDeleted  # noqa: Y015
+
+@_typing.final
+class RecordRef(_message.Message):
+    """A record (contact, company, lead or deal) an item is attached to."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_TYPE_FIELD_NUMBER: _builtins.int
+    RECORD_ID_FIELD_NUMBER: _builtins.int
+    record_type: _builtins.str
+    record_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        record_type: _builtins.str = ...,
+        record_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["record_id", b"record_id", "record_type", b"record_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordRef: _TypeAlias = RecordRef  # noqa: Y015
+
+@_typing.final
+class RecordItemSnapshot(_message.Message):
+    """The state of an activity, task or note after a change. `fields` holds the item's
+    own fields as JSON (kind, subject, occurred_at ... for activities; title, status,
+    due_at ... for tasks; body_html for notes).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ITEM_TYPE_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    RECORDS_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    tenant_id: _builtins.str
+    item_type: _builtins.str
+    """activity, task or note."""
+    version: _builtins.int
+    @_builtins.property
+    def fields(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def records(self) -> _containers.RepeatedCompositeFieldContainer[Global___RecordRef]: ...
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+        item_type: _builtins.str = ...,
+        fields: _struct_pb2.Struct | None = ...,
+        records: _abc.Iterable[Global___RecordRef] | None = ...,
+        version: _builtins.int = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["fields", b"fields", "updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fields", b"fields", "id", b"id", "item_type", b"item_type", "records", b"records", "tenant_id", b"tenant_id", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordItemSnapshot: _TypeAlias = RecordItemSnapshot  # noqa: Y015
+
+@_typing.final
+class RecordItemCreated(_message.Message):
+    """crm_core.activity.created, crm_core.task.created, crm_core.note.created"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def item(self) -> Global___RecordItemSnapshot: ...
+    def __init__(
+        self,
+        *,
+        item: Global___RecordItemSnapshot | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordItemCreated: _TypeAlias = RecordItemCreated  # noqa: Y015
+
+@_typing.final
+class RecordItemUpdated(_message.Message):
+    """crm_core.activity|task|note.updated: `changed_fields` names what the update touched."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def item(self) -> Global___RecordItemSnapshot: ...
+    @_builtins.property
+    def changed_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        item: Global___RecordItemSnapshot | None = ...,
+        changed_fields: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "item", b"item"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordItemUpdated: _TypeAlias = RecordItemUpdated  # noqa: Y015
+
+@_typing.final
+class RecordItemDeleted(_message.Message):
+    """crm_core.activity|task|note.deleted. reason: "deleted" (asked for), or
+    "record_deleted" (the only record it was attached to was deleted).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_TYPE_FIELD_NUMBER: _builtins.int
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    item_type: _builtins.str
+    item_id: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        item_type: _builtins.str = ...,
+        item_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item_id", b"item_id", "item_type", b"item_type", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordItemDeleted: _TypeAlias = RecordItemDeleted  # noqa: Y015
+
+@_typing.final
+class TagChanged(_message.Message):
+    """crm_core.tag.created, crm_core.tag.updated"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TAG_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    COLOR_FIELD_NUMBER: _builtins.int
+    tag_id: _builtins.str
+    name: _builtins.str
+    color: _builtins.str
+    def __init__(
+        self,
+        *,
+        tag_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        color: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["color", b"color", "name", b"name", "tag_id", b"tag_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TagChanged: _TypeAlias = TagChanged  # noqa: Y015
+
+@_typing.final
+class TagDeleted(_message.Message):
+    """crm_core.tag.deleted (its record tags go with it)"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TAG_ID_FIELD_NUMBER: _builtins.int
+    tag_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        tag_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tag_id", b"tag_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TagDeleted: _TypeAlias = TagDeleted  # noqa: Y015
+
+@_typing.final
+class RecordTagChanged(_message.Message):
+    """crm_core.record.tagged, crm_core.record.untagged"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TAG_ID_FIELD_NUMBER: _builtins.int
+    RECORD_FIELD_NUMBER: _builtins.int
+    tag_id: _builtins.str
+    @_builtins.property
+    def record(self) -> Global___RecordRef: ...
+    def __init__(
+        self,
+        *,
+        tag_id: _builtins.str = ...,
+        record: Global___RecordRef | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["record", b"record", "tag_id", b"tag_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordTagChanged: _TypeAlias = RecordTagChanged  # noqa: Y015

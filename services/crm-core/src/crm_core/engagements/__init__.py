@@ -1,0 +1,1 @@
+"""Activities, tasks, notes and tags: what users attach to records."""

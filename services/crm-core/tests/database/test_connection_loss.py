@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -34,6 +35,8 @@ async def engine(database_urls: tuple[str, str]) -> AsyncIterator[AsyncEngine]:
 
 
 async def terminate_backends(migration_url: str) -> int:
+    """Terminate the engine's backends and wait until they are gone: pg_terminate_backend
+    only signals, and a query sent before the backend exits would still succeed."""
     connection = await asyncpg.connect(migration_url.replace("+asyncpg", ""))
     try:
         killed: int = await connection.fetchval(
@@ -41,6 +44,14 @@ async def terminate_backends(migration_url: str) -> int:
             " WHERE application_name = $1",
             APPLICATION_NAME,
         )
+        for _ in range(100):
+            alive = await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                APPLICATION_NAME,
+            )
+            if alive == 0:
+                break
+            await asyncio.sleep(0.05)
         return killed
     finally:
         await connection.close()

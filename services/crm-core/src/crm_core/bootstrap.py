@@ -11,6 +11,7 @@ from crm.crm_core.v1 import (
     deals_pb2_grpc,
     leads_pb2_grpc,
     pipelines_pb2_grpc,
+    visibility_pb2_grpc,
 )
 from crm_core.entrypoints.consumers import build_consumer
 from crm_core.entrypoints.deals_grpc import DEAL_SERVICE, DealServicer
@@ -23,6 +24,7 @@ from crm_core.entrypoints.records_grpc import (
     CompanyServicer,
     CustomFieldServicer,
 )
+from crm_core.entrypoints.visibility_grpc import VISIBILITY_SERVICE, VisibilityServicer
 from crm_core.models import OutboxRecord
 from crm_kit.grpc.server import ServiceRegistration
 from crm_kit.runtime import ServiceParts
@@ -36,6 +38,7 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
     custom_fields = CustomFieldServicer(factory)
     deals = DealServicer(factory)
     leads = LeadServicer(factory)
+    visibility = VisibilityServicer(factory)
     return ServiceParts(
         registrations=[
             ServiceRegistration(
@@ -69,6 +72,12 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
             ServiceRegistration(
                 LEAD_SERVICE,
                 lambda server: leads_pb2_grpc.add_LeadServiceServicer_to_server(leads, server),
+            ),
+            ServiceRegistration(
+                VISIBILITY_SERVICE,
+                lambda server: visibility_pb2_grpc.add_VisibilityServiceServicer_to_server(
+                    visibility, server
+                ),
             ),
         ],
         outbox_model=OutboxRecord,

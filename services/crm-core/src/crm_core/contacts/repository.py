@@ -13,6 +13,8 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.models import Contact, ContactCompany
+from crm_core.permissions.visibility import Audience, driver_values, driver_visible
+from crm_core.records.registry import CONTACTS
 from crm_kit.db.driver_reads import DriverQuery
 from crm_kit.errors import InvalidArgument
 
@@ -51,12 +53,15 @@ def _company_ids_of_contact() -> Label[list[uuid.UUID] | None]:
 
 # The API's hottest read, on the driver (crm_kit.db.driver_reads): the tenant is named
 # explicitly, since the ORM's automatic filter does not run there; RLS filters too.
+# So is the caller's visibility (permissions.visibility), in the same statement.
 _CONTACT_COLUMNS = [
     prop.columns[0] for prop in Contact.__mapper__.column_attrs if not prop.deferred
 ]
 _READ_CONTACT = DriverQuery.of(
     select(*_CONTACT_COLUMNS, _company_ids_of_contact()).where(
-        Contact.id == bindparam("contact_id"), Contact.tenant_id == bindparam("tenant_id")
+        Contact.id == bindparam("contact_id"),
+        Contact.tenant_id == bindparam("tenant_id"),
+        driver_visible(CONTACTS),
     )
 )
 
@@ -66,10 +71,17 @@ class ContactRepository:
         return await session.scalar(select(Contact).where(Contact.id == contact_id))
 
     async def read_with_company_ids(
-        self, connection: asyncpg.Connection, *, tenant_id: uuid.UUID, contact_id: uuid.UUID
+        self,
+        connection: asyncpg.Connection,
+        *,
+        tenant_id: uuid.UUID,
+        contact_id: uuid.UUID,
+        audience: Audience,
     ) -> tuple[Contact, list[uuid.UUID]] | None:
-        """The contact (detached) and its companies, in one round trip."""
-        row = await _READ_CONTACT.fetchrow(connection, contact_id=contact_id, tenant_id=tenant_id)
+        """The contact (detached) and its companies, in one round trip, if visible."""
+        row = await _READ_CONTACT.fetchrow(
+            connection, contact_id=contact_id, tenant_id=tenant_id, **driver_values(audience)
+        )
         if row is None:
             return None
         contact = Contact(**{column.key: row[column.name] for column in _CONTACT_COLUMNS})

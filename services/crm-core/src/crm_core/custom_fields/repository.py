@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.models import CustomFieldDefinition
+from crm_core.permissions.visibility import EVERY_RECORD
 from crm_core.records.registry import ObjectSpec
 
 
@@ -71,7 +72,12 @@ class CustomFieldRepository:
     ) -> list[uuid.UUID]:
         """Ids of records whose value of `key` equals `value` (JSON equality)."""
         column = spec.custom_fields_column
-        query = select(spec.id_column).where(column[key] == cast(value, JSONB)).limit(limit)
+        query = (
+            select(spec.id_column)
+            .where(column[key] == cast(value, JSONB))
+            .limit(limit)
+            .execution_options(**EVERY_RECORD)
+        )
         if exclude_id is not None:
             query = query.where(spec.id_column != exclude_id)
         return list(await session.scalars(query))
@@ -81,7 +87,12 @@ class CustomFieldRepository:
     ) -> bool:
         """Whether a record's value of `key` contains `value` (JSONB @>)."""
         column = spec.custom_fields_column
-        query = select(spec.id_column).where(column[key].contains(value)).limit(1)
+        query = (
+            select(spec.id_column)
+            .where(column[key].contains(value))
+            .limit(1)
+            .execution_options(**EVERY_RECORD)
+        )
         return (await session.scalar(query)) is not None
 
     async def has_duplicate_values(self, session: AsyncSession, spec: ObjectSpec, key: str) -> bool:
@@ -91,7 +102,13 @@ class CustomFieldRepository:
             .where(func.jsonb_typeof(column[key]) != "null")
             .subquery()
         )
-        query = select(values.c.value).group_by(values.c.value).having(func.count() > 1).limit(1)
+        query = (
+            select(values.c.value)
+            .group_by(values.c.value)
+            .having(func.count() > 1)
+            .limit(1)
+            .execution_options(**EVERY_RECORD)
+        )
         return (await session.scalar(query)) is not None
 
     async def remove_key(self, session: AsyncSession, spec: ObjectSpec, key: str) -> None:
@@ -100,7 +117,7 @@ class CustomFieldRepository:
             update(spec.model)
             .where(column.has_key(key))
             .values(custom_fields=column.op("-")(key))
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False, **EVERY_RECORD)
         )
 
     async def clear_references(
@@ -111,7 +128,7 @@ class CustomFieldRepository:
             update(spec.model)
             .where(column[key].astext == str(record_id))
             .values(custom_fields=column.op("-")(key))
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False, **EVERY_RECORD)
         )
 
 

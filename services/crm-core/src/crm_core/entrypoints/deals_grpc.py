@@ -11,9 +11,9 @@ from crm.crm_core.v1 import deals_pb2, deals_pb2_grpc, records_pb2
 from crm_core.deals import mappers
 from crm_core.deals import service as deals
 from crm_core.models import Deal
+from crm_core.permissions.roles import Action, authorize
+from crm_core.permissions.visibility import caller_session
 from crm_core.records.mappers import search_from_proto
-from crm_kit.authorization import require_scope
-from crm_kit.db.session import caller_unit_of_work
 from crm_kit.validation import resource_id
 
 DEAL_SERVICE = deals_pb2.DESCRIPTOR.services_by_name["DealService"].full_name
@@ -31,8 +31,8 @@ class DealServicer(deals_pb2_grpc.DealServiceServicer):
     async def CreateDeal(  # noqa: N802 - gRPC method name
         self, request: deals_pb2.CreateDealRequest, context: ServicerContext
     ) -> deals_pb2.Deal:
-        require_scope("deals:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.WRITE, "deals")
+        async with caller_session(self.factory) as session:
             deal = await deals.create(session, data=mappers.create_from_proto(request))
             [encoded] = await _encoded(session, [deal])
         return encoded
@@ -40,8 +40,8 @@ class DealServicer(deals_pb2_grpc.DealServiceServicer):
     async def GetDeal(  # noqa: N802
         self, request: deals_pb2.GetDealRequest, context: ServicerContext
     ) -> deals_pb2.Deal:
-        require_scope("deals:read")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.READ, "deals")
+        async with caller_session(self.factory) as session:
             deal = await deals.get(session, deal_id=mappers.parse_id(request.id))
             [encoded] = await _encoded(session, [deal])
         return encoded
@@ -49,8 +49,8 @@ class DealServicer(deals_pb2_grpc.DealServiceServicer):
     async def SearchDeals(  # noqa: N802
         self, request: records_pb2.SearchRequest, context: ServicerContext
     ) -> deals_pb2.SearchDealsResponse:
-        require_scope("deals:read")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.READ, "deals")
+        async with caller_session(self.factory) as session:
             page = await deals.search_page(session, params=search_from_proto(request))
             encoded = await _encoded(session, page.rows)
         return deals_pb2.SearchDealsResponse(deals=encoded, next_cursor=page.next_cursor)
@@ -58,8 +58,8 @@ class DealServicer(deals_pb2_grpc.DealServiceServicer):
     async def UpdateDeal(  # noqa: N802
         self, request: deals_pb2.UpdateDealRequest, context: ServicerContext
     ) -> deals_pb2.Deal:
-        require_scope("deals:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.WRITE, "deals")
+        async with caller_session(self.factory) as session:
             deal = await deals.update(
                 session,
                 deal_id=mappers.parse_id(request.id),
@@ -71,8 +71,8 @@ class DealServicer(deals_pb2_grpc.DealServiceServicer):
     async def MoveDeal(  # noqa: N802
         self, request: deals_pb2.MoveDealRequest, context: ServicerContext
     ) -> deals_pb2.Deal:
-        require_scope("deals:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.WRITE, "deals")
+        async with caller_session(self.factory) as session:
             deal = await deals.move(
                 session,
                 deal_id=mappers.parse_id(request.id),
@@ -87,16 +87,16 @@ class DealServicer(deals_pb2_grpc.DealServiceServicer):
     async def DeleteDeal(  # noqa: N802
         self, request: deals_pb2.DeleteDealRequest, context: ServicerContext
     ) -> deals_pb2.DeleteDealResponse:
-        require_scope("deals:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.DELETE, "deals")
+        async with caller_session(self.factory) as session:
             await deals.delete(session, deal_id=mappers.parse_id(request.id))
         return deals_pb2.DeleteDealResponse()
 
     async def ListStageHistory(  # noqa: N802
         self, request: deals_pb2.ListStageHistoryRequest, context: ServicerContext
     ) -> deals_pb2.ListStageHistoryResponse:
-        require_scope("deals:read")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.READ, "deals")
+        async with caller_session(self.factory) as session:
             changes = await deals.history(session, deal_id=mappers.parse_id(request.deal_id))
         return deals_pb2.ListStageHistoryResponse(
             changes=[mappers.history_to_proto(c) for c in changes]

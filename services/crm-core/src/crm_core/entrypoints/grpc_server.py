@@ -15,11 +15,11 @@ from crm.crm_core.v1 import (
 from crm_core.contacts import mappers
 from crm_core.contacts import service as contacts
 from crm_core.models import Contact
+from crm_core.permissions.roles import Action, authorize
+from crm_core.permissions.visibility import audience_of, caller_session
 from crm_core.records.mappers import search_from_proto
-from crm_kit.authorization import require_scope
 from crm_kit.context import current_context
 from crm_kit.db.driver_reads import tenant_read
-from crm_kit.db.session import caller_unit_of_work
 
 CONTACT_SERVICE = contacts_pb2.DESCRIPTOR.services_by_name["ContactService"].full_name
 
@@ -36,8 +36,8 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
     async def CreateContact(  # noqa: N802 - gRPC method name
         self, request: contacts_pb2.CreateContactRequest, context: ServicerContext
     ) -> contacts_pb2.Contact:
-        require_scope("contacts:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.WRITE, "contacts")
+        async with caller_session(self.factory) as session:
             contact = await contacts.create(session, data=mappers.create_from_proto(request))
             [encoded] = await _encoded(session, [contact])
         return encoded
@@ -45,20 +45,21 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
     async def GetContact(  # noqa: N802
         self, request: contacts_pb2.GetContactRequest, context: ServicerContext
     ) -> contacts_pb2.Contact:
-        require_scope("contacts:read")
+        authorize(Action.READ, "contacts")
         contact_id = mappers.parse_id(request.id)
-        tenant_id = current_context().require_tenant()
+        ctx = current_context()
+        tenant_id = ctx.require_tenant()
         async with tenant_read(self.factory, tenant_id=tenant_id) as connection:
             contact, company_ids = await contacts.read(
-                connection, tenant_id=tenant_id, contact_id=contact_id
+                connection, tenant_id=tenant_id, contact_id=contact_id, audience=audience_of(ctx)
             )
         return mappers.to_proto(contact, company_ids)
 
     async def ListContacts(  # noqa: N802
         self, request: contacts_pb2.ListContactsRequest, context: ServicerContext
     ) -> contacts_pb2.ListContactsResponse:
-        require_scope("contacts:read")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.READ, "contacts")
+        async with caller_session(self.factory) as session:
             page = await contacts.list_page(session, limit=request.limit, cursor=request.cursor)
             encoded = await _encoded(session, page.contacts)
         return contacts_pb2.ListContactsResponse(contacts=encoded, next_cursor=page.next_cursor)
@@ -66,8 +67,8 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
     async def SearchContacts(  # noqa: N802
         self, request: records_pb2.SearchRequest, context: ServicerContext
     ) -> contacts_pb2.ListContactsResponse:
-        require_scope("contacts:read")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.READ, "contacts")
+        async with caller_session(self.factory) as session:
             page = await contacts.search_page(session, params=search_from_proto(request))
             encoded = await _encoded(session, page.rows)
         return contacts_pb2.ListContactsResponse(contacts=encoded, next_cursor=page.next_cursor)
@@ -75,8 +76,8 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
     async def FindDuplicateContacts(  # noqa: N802
         self, request: contacts_pb2.CreateContactRequest, context: ServicerContext
     ) -> records_pb2.DuplicateCandidates:
-        require_scope("contacts:read")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.READ, "contacts")
+        async with caller_session(self.factory) as session:
             found = await contacts.find_duplicates(
                 session, email=request.email, phone=request.phone
             )
@@ -85,8 +86,8 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
     async def UpdateContact(  # noqa: N802
         self, request: contacts_pb2.UpdateContactRequest, context: ServicerContext
     ) -> contacts_pb2.Contact:
-        require_scope("contacts:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.WRITE, "contacts")
+        async with caller_session(self.factory) as session:
             contact = await contacts.update(
                 session,
                 contact_id=mappers.parse_id(request.id),
@@ -98,7 +99,7 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
     async def DeleteContact(  # noqa: N802
         self, request: contacts_pb2.DeleteContactRequest, context: ServicerContext
     ) -> contacts_pb2.DeleteContactResponse:
-        require_scope("contacts:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.DELETE, "contacts")
+        async with caller_session(self.factory) as session:
             await contacts.delete(session, contact_id=mappers.parse_id(request.id))
         return contacts_pb2.DeleteContactResponse()

@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crm.crm_core.v1 import leads_pb2, leads_pb2_grpc, records_pb2
 from crm_core.leads import conversion, mappers
 from crm_core.leads import service as leads
+from crm_core.permissions.roles import Action, authorize
+from crm_core.permissions.visibility import caller_session
 from crm_core.records.mappers import search_from_proto
-from crm_kit.authorization import require_scope
-from crm_kit.db.session import caller_unit_of_work
 
 LEAD_SERVICE = leads_pb2.DESCRIPTOR.services_by_name["LeadService"].full_name
 
@@ -24,24 +24,24 @@ class LeadServicer(leads_pb2_grpc.LeadServiceServicer):
     async def CreateLead(  # noqa: N802 - gRPC method name
         self, request: leads_pb2.CreateLeadRequest, context: ServicerContext
     ) -> leads_pb2.Lead:
-        require_scope("leads:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.WRITE, "leads")
+        async with caller_session(self.factory) as session:
             lead = await leads.create(session, data=mappers.create_from_proto(request))
         return mappers.to_proto(lead)
 
     async def GetLead(  # noqa: N802
         self, request: leads_pb2.GetLeadRequest, context: ServicerContext
     ) -> leads_pb2.Lead:
-        require_scope("leads:read")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.READ, "leads")
+        async with caller_session(self.factory) as session:
             lead = await leads.get(session, lead_id=mappers.parse_id(request.id))
         return mappers.to_proto(lead)
 
     async def SearchLeads(  # noqa: N802
         self, request: records_pb2.SearchRequest, context: ServicerContext
     ) -> leads_pb2.SearchLeadsResponse:
-        require_scope("leads:read")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.READ, "leads")
+        async with caller_session(self.factory) as session:
             page = await leads.search_page(session, params=search_from_proto(request))
         return leads_pb2.SearchLeadsResponse(
             leads=[mappers.to_proto(lead) for lead in page.rows], next_cursor=page.next_cursor
@@ -50,8 +50,8 @@ class LeadServicer(leads_pb2_grpc.LeadServiceServicer):
     async def UpdateLead(  # noqa: N802
         self, request: leads_pb2.UpdateLeadRequest, context: ServicerContext
     ) -> leads_pb2.Lead:
-        require_scope("leads:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.WRITE, "leads")
+        async with caller_session(self.factory) as session:
             lead = await leads.update(
                 session,
                 lead_id=mappers.parse_id(request.id),
@@ -62,8 +62,8 @@ class LeadServicer(leads_pb2_grpc.LeadServiceServicer):
     async def DeleteLead(  # noqa: N802
         self, request: leads_pb2.DeleteLeadRequest, context: ServicerContext
     ) -> leads_pb2.DeleteLeadResponse:
-        require_scope("leads:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.DELETE, "leads")
+        async with caller_session(self.factory) as session:
             await leads.delete(session, lead_id=mappers.parse_id(request.id))
         return leads_pb2.DeleteLeadResponse()
 
@@ -71,8 +71,8 @@ class LeadServicer(leads_pb2_grpc.LeadServiceServicer):
         self, request: leads_pb2.ConvertLeadRequest, context: ServicerContext
     ) -> leads_pb2.ConvertLeadResponse:
         # Conversion writes contacts, companies and deals too; the lead scope covers it.
-        require_scope("leads:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.WRITE, "leads")
+        async with caller_session(self.factory) as session:
             result = await conversion.convert(
                 session,
                 lead_id=mappers.parse_id(request.id),

@@ -8,10 +8,10 @@ from grpc.aio import ServicerContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm.crm_core.v1 import pipelines_pb2, pipelines_pb2_grpc
+from crm_core.permissions.roles import Action, authorize
+from crm_core.permissions.visibility import caller_session
 from crm_core.pipelines import board, mappers, stage_removal
 from crm_core.pipelines import service as pipelines
-from crm_kit.authorization import require_scope
-from crm_kit.db.session import caller_unit_of_work
 
 PIPELINE_SERVICE = pipelines_pb2.DESCRIPTOR.services_by_name["PipelineService"].full_name
 
@@ -23,32 +23,32 @@ class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
     async def ListPipelines(  # noqa: N802 - gRPC method name
         self, request: pipelines_pb2.ListPipelinesRequest, context: ServicerContext
     ) -> pipelines_pb2.ListPipelinesResponse:
-        require_scope("pipelines:read")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.READ, "pipelines")
+        async with caller_session(self.factory) as session:
             found = await pipelines.list_pipelines(session)
         return pipelines_pb2.ListPipelinesResponse(pipelines=[mappers.to_proto(p) for p in found])
 
     async def CreatePipeline(  # noqa: N802
         self, request: pipelines_pb2.CreatePipelineRequest, context: ServicerContext
     ) -> pipelines_pb2.Pipeline:
-        require_scope("pipelines:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.CONFIGURE, "pipelines")
+        async with caller_session(self.factory) as session:
             pipeline = await pipelines.create(session, data=mappers.create_from_proto(request))
         return mappers.to_proto(pipeline)
 
     async def GetPipeline(  # noqa: N802
         self, request: pipelines_pb2.GetPipelineRequest, context: ServicerContext
     ) -> pipelines_pb2.Pipeline:
-        require_scope("pipelines:read")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.READ, "pipelines")
+        async with caller_session(self.factory) as session:
             pipeline = await pipelines.get(session, pipeline_id=mappers.parse_id(request.id))
         return mappers.to_proto(pipeline)
 
     async def UpdatePipeline(  # noqa: N802
         self, request: pipelines_pb2.UpdatePipelineRequest, context: ServicerContext
     ) -> pipelines_pb2.Pipeline:
-        require_scope("pipelines:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.CONFIGURE, "pipelines")
+        async with caller_session(self.factory) as session:
             pipeline = await pipelines.update(
                 session,
                 pipeline_id=mappers.parse_id(request.id),
@@ -59,16 +59,16 @@ class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
     async def DeletePipeline(  # noqa: N802
         self, request: pipelines_pb2.DeletePipelineRequest, context: ServicerContext
     ) -> pipelines_pb2.DeletePipelineResponse:
-        require_scope("pipelines:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.CONFIGURE, "pipelines")
+        async with caller_session(self.factory) as session:
             await pipelines.delete(session, pipeline_id=mappers.parse_id(request.id))
         return pipelines_pb2.DeletePipelineResponse()
 
     async def AddStage(  # noqa: N802
         self, request: pipelines_pb2.AddStageRequest, context: ServicerContext
     ) -> pipelines_pb2.Pipeline:
-        require_scope("pipelines:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.CONFIGURE, "pipelines")
+        async with caller_session(self.factory) as session:
             pipeline = await pipelines.add_stage(
                 session,
                 pipeline_id=mappers.parse_id(request.pipeline_id),
@@ -80,8 +80,8 @@ class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
     async def UpdateStage(  # noqa: N802
         self, request: pipelines_pb2.UpdateStageRequest, context: ServicerContext
     ) -> pipelines_pb2.Pipeline:
-        require_scope("pipelines:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.CONFIGURE, "pipelines")
+        async with caller_session(self.factory) as session:
             pipeline = await pipelines.update_stage(
                 session,
                 pipeline_id=mappers.parse_id(request.pipeline_id),
@@ -94,8 +94,8 @@ class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
         self, request: pipelines_pb2.RemoveStageRequest, context: ServicerContext
     ) -> pipelines_pb2.Pipeline:
         # Moving the stage's deals is part of removing it: pipelines:write covers both.
-        require_scope("pipelines:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.CONFIGURE, "pipelines")
+        async with caller_session(self.factory) as session:
             pipeline = await stage_removal.remove_stage(
                 session,
                 pipeline_id=mappers.parse_id(request.pipeline_id),
@@ -107,7 +107,7 @@ class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
     async def GetPipelineBoard(  # noqa: N802
         self, request: pipelines_pb2.GetPipelineRequest, context: ServicerContext
     ) -> pipelines_pb2.PipelineBoard:
-        require_scope("pipelines:read")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.READ, "pipelines")
+        async with caller_session(self.factory) as session:
             found = await board.board(session, pipeline_id=mappers.parse_id(request.id))
         return mappers.board_to_proto(found)

@@ -18,9 +18,9 @@ from crm_core.companies import mappers as company_mappers
 from crm_core.companies import service as companies
 from crm_core.custom_fields import mappers as field_mappers
 from crm_core.custom_fields import service as custom_fields
+from crm_core.permissions.roles import Action, authorize
+from crm_core.permissions.visibility import caller_session
 from crm_core.records.mappers import search_from_proto
-from crm_kit.authorization import require_scope
-from crm_kit.db.session import caller_unit_of_work
 
 COMPANY_SERVICE = companies_pb2.DESCRIPTOR.services_by_name["CompanyService"].full_name
 CUSTOM_FIELD_SERVICE = custom_fields_pb2.DESCRIPTOR.services_by_name["CustomFieldService"].full_name
@@ -33,8 +33,8 @@ class CompanyServicer(companies_pb2_grpc.CompanyServiceServicer):
     async def CreateCompany(  # noqa: N802 - gRPC method name
         self, request: companies_pb2.CreateCompanyRequest, context: ServicerContext
     ) -> companies_pb2.Company:
-        require_scope("companies:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.WRITE, "companies")
+        async with caller_session(self.factory) as session:
             company = await companies.create(
                 session, data=company_mappers.create_from_proto(request)
             )
@@ -43,16 +43,16 @@ class CompanyServicer(companies_pb2_grpc.CompanyServiceServicer):
     async def GetCompany(  # noqa: N802
         self, request: companies_pb2.GetCompanyRequest, context: ServicerContext
     ) -> companies_pb2.Company:
-        require_scope("companies:read")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.READ, "companies")
+        async with caller_session(self.factory) as session:
             company = await companies.get(session, company_id=company_mappers.parse_id(request.id))
         return company_mappers.to_proto(company)
 
     async def SearchCompanies(  # noqa: N802
         self, request: records_pb2.SearchRequest, context: ServicerContext
     ) -> companies_pb2.SearchCompaniesResponse:
-        require_scope("companies:read")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.READ, "companies")
+        async with caller_session(self.factory) as session:
             page = await companies.search_page(session, params=search_from_proto(request))
         return companies_pb2.SearchCompaniesResponse(
             companies=[company_mappers.to_proto(c) for c in page.rows],
@@ -62,8 +62,8 @@ class CompanyServicer(companies_pb2_grpc.CompanyServiceServicer):
     async def UpdateCompany(  # noqa: N802
         self, request: companies_pb2.UpdateCompanyRequest, context: ServicerContext
     ) -> companies_pb2.Company:
-        require_scope("companies:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.WRITE, "companies")
+        async with caller_session(self.factory) as session:
             company = await companies.update(
                 session,
                 company_id=company_mappers.parse_id(request.id),
@@ -74,16 +74,16 @@ class CompanyServicer(companies_pb2_grpc.CompanyServiceServicer):
     async def DeleteCompany(  # noqa: N802
         self, request: companies_pb2.DeleteCompanyRequest, context: ServicerContext
     ) -> companies_pb2.DeleteCompanyResponse:
-        require_scope("companies:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.DELETE, "companies")
+        async with caller_session(self.factory) as session:
             await companies.delete(session, company_id=company_mappers.parse_id(request.id))
         return companies_pb2.DeleteCompanyResponse()
 
     async def FindDuplicateCompanies(  # noqa: N802
         self, request: companies_pb2.CreateCompanyRequest, context: ServicerContext
     ) -> records_pb2.DuplicateCandidates:
-        require_scope("companies:read")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.READ, "companies")
+        async with caller_session(self.factory) as session:
             found = await companies.find_duplicates(session, domain=request.domain)
         return records_pb2.DuplicateCandidates(ids=[str(i) for i in found])
 
@@ -95,8 +95,8 @@ class CustomFieldServicer(custom_fields_pb2_grpc.CustomFieldServiceServicer):
     async def CreateCustomField(  # noqa: N802
         self, request: custom_fields_pb2.CreateCustomFieldRequest, context: ServicerContext
     ) -> custom_fields_pb2.CustomField:
-        require_scope("custom_fields:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.CONFIGURE, "custom_fields")
+        async with caller_session(self.factory) as session:
             definition = await custom_fields.create(
                 session, data=field_mappers.create_from_proto(request)
             )
@@ -105,8 +105,8 @@ class CustomFieldServicer(custom_fields_pb2_grpc.CustomFieldServiceServicer):
     async def ListCustomFields(  # noqa: N802
         self, request: custom_fields_pb2.ListCustomFieldsRequest, context: ServicerContext
     ) -> custom_fields_pb2.ListCustomFieldsResponse:
-        require_scope("custom_fields:read")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.READ, "custom_fields")
+        async with caller_session(self.factory) as session:
             found = await custom_fields.list_for(session, object_type=request.object_type)
         return custom_fields_pb2.ListCustomFieldsResponse(
             custom_fields=[field_mappers.to_proto(d) for d in found]
@@ -115,8 +115,8 @@ class CustomFieldServicer(custom_fields_pb2_grpc.CustomFieldServiceServicer):
     async def GetCustomField(  # noqa: N802
         self, request: custom_fields_pb2.GetCustomFieldRequest, context: ServicerContext
     ) -> custom_fields_pb2.CustomField:
-        require_scope("custom_fields:read")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.READ, "custom_fields")
+        async with caller_session(self.factory) as session:
             definition = await custom_fields.get(
                 session,
                 object_type=request.object_type,
@@ -127,8 +127,8 @@ class CustomFieldServicer(custom_fields_pb2_grpc.CustomFieldServiceServicer):
     async def UpdateCustomField(  # noqa: N802
         self, request: custom_fields_pb2.UpdateCustomFieldRequest, context: ServicerContext
     ) -> custom_fields_pb2.CustomField:
-        require_scope("custom_fields:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.CONFIGURE, "custom_fields")
+        async with caller_session(self.factory) as session:
             definition = await custom_fields.update(
                 session,
                 object_type=request.object_type,
@@ -140,8 +140,8 @@ class CustomFieldServicer(custom_fields_pb2_grpc.CustomFieldServiceServicer):
     async def DeleteCustomField(  # noqa: N802
         self, request: custom_fields_pb2.DeleteCustomFieldRequest, context: ServicerContext
     ) -> custom_fields_pb2.DeleteCustomFieldResponse:
-        require_scope("custom_fields:write")
-        async with caller_unit_of_work(self.factory) as session:
+        authorize(Action.CONFIGURE, "custom_fields")
+        async with caller_session(self.factory) as session:
             await custom_fields.delete(
                 session,
                 object_type=request.object_type,

@@ -15,6 +15,8 @@ from crm_core.models.engagement import (
     Task,
 )
 from crm_core.models.lead import Lead
+from crm_core.models.merge import RecordMerge
+from crm_core.models.permission import RecordVisibilityRule
 from crm_core.models.pipeline import Pipeline, Stage
 
 __all__ = [
@@ -34,7 +36,9 @@ __all__ = [
     "ProcessedEvent",
     "RecordChange",
     "RecordLink",
+    "RecordMerge",
     "RecordTag",
+    "RecordVisibilityRule",
     "Stage",
     "Tag",
     "Task",

@@ -18,6 +18,7 @@ from crm_gateway.edge import EdgeMiddleware
 from crm_gateway.ratelimit import RateLimiterService
 from crm_gateway.request_log import RequestLog, RequestLogMiddleware
 from crm_gateway.routes import (
+    activities,
     api_keys,
     auth,
     companies,
@@ -28,7 +29,11 @@ from crm_gateway.routes import (
     leads,
     me,
     mfa,
+    notes,
     pipelines,
+    tags,
+    tasks,
+    timeline,
     users,
 )
 from crm_gateway.security import RateLimits
@@ -43,7 +48,8 @@ The CRM platform's public API. Authenticate with `POST /v1/auth/login` and send 
 access token as `Authorization: Bearer <token>`. Third parties send an API key
 (`POST /v1/api-keys`) the same way, `Authorization: Bearer crm_...`; a key reaches only
 the routes whose scopes it holds (`contacts:read`, `contacts:write`, `pipelines:read`,
-...; write implies read) and gets `403 insufficient_scope` elsewhere. Errors are RFC 9457
+`activities:read`, `tasks:write`, `notes:read`, `tags:write` ...; write implies read)
+and gets `403 insufficient_scope` elsewhere. Errors are RFC 9457
 `application/problem+json` with a stable `code`. Every response carries
 `RateLimit-Policy` and `RateLimit` headers; a 429 carries `Retry-After`.
 """
@@ -97,6 +103,11 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         pipelines.router,
         leads.router,
         deals.router,
+        activities.router,
+        tasks.router,
+        notes.router,
+        tags.router,
+        timeline.router,
     )
     for router in (*routers, health.router):
         app.include_router(router)

@@ -11,6 +11,7 @@ from crm.crm_core.v1 import (
     contacts_pb2_grpc,
     custom_fields_pb2_grpc,
     deals_pb2_grpc,
+    engagements_pb2_grpc,
     leads_pb2_grpc,
     pipelines_pb2_grpc,
 )
@@ -32,6 +33,11 @@ class Upstreams:
     custom_fields: custom_fields_pb2_grpc.CustomFieldServiceStub
     leads: leads_pb2_grpc.LeadServiceStub
     deals: deals_pb2_grpc.DealServiceStub
+    activities: engagements_pb2_grpc.ActivityServiceStub
+    tasks: engagements_pb2_grpc.TaskServiceStub
+    notes: engagements_pb2_grpc.NoteServiceStub
+    tags: engagements_pb2_grpc.TagServiceStub
+    timeline: engagements_pb2_grpc.TimelineServiceStub
 
     @classmethod
     def connect(cls, settings: GatewaySettings) -> Upstreams:
@@ -50,6 +56,11 @@ class Upstreams:
             custom_fields=custom_fields_pb2_grpc.CustomFieldServiceStub(crm_core),
             leads=leads_pb2_grpc.LeadServiceStub(crm_core),
             deals=deals_pb2_grpc.DealServiceStub(crm_core),
+            activities=engagements_pb2_grpc.ActivityServiceStub(crm_core),
+            tasks=engagements_pb2_grpc.TaskServiceStub(crm_core),
+            notes=engagements_pb2_grpc.NoteServiceStub(crm_core),
+            tags=engagements_pb2_grpc.TagServiceStub(crm_core),
+            timeline=engagements_pb2_grpc.TimelineServiceStub(crm_core),
         )
 
     async def close(self) -> None:

@@ -15,6 +15,7 @@ from crm.crm_core.v1 import (
 )
 from crm_core.entrypoints.consumers import build_consumer
 from crm_core.entrypoints.deals_grpc import DEAL_SERVICE, DealServicer
+from crm_core.entrypoints.engagements_grpc import engagement_registrations
 from crm_core.entrypoints.grpc_server import CONTACT_SERVICE, ContactServicer
 from crm_core.entrypoints.leads_grpc import LEAD_SERVICE, LeadServicer
 from crm_core.entrypoints.pipelines_grpc import PIPELINE_SERVICE, PipelineServicer
@@ -79,6 +80,7 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
                     visibility, server
                 ),
             ),
+            *engagement_registrations(factory),
         ],
         outbox_model=OutboxRecord,
         consumers=[build_consumer(factory)],

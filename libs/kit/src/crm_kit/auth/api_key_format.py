@@ -27,7 +27,18 @@ _BASE62_SET = frozenset(BASE62)
 # Scopes are `<family>:<action>`; write implies read.
 READ = "read"
 WRITE = "write"
-SCOPE_FAMILIES = ("contacts", "companies", "custom_fields", "pipelines", "leads", "deals")
+SCOPE_FAMILIES = (
+    "contacts",
+    "companies",
+    "custom_fields",
+    "pipelines",
+    "leads",
+    "deals",
+    "activities",
+    "tasks",
+    "notes",
+    "tags",
+)
 SCOPE_ACTIONS = (READ, WRITE)
 SCOPES = tuple(f"{family}:{action}" for family in SCOPE_FAMILIES for action in SCOPE_ACTIONS)
 

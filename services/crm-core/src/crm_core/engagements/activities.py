@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
@@ -117,7 +117,7 @@ async def create(session: AsyncSession, *, data: ActivityCreate) -> Activity:
     values = cleaned({name: getattr(data, name) for name in CLEANERS})
     await _check_participants(session, values["participant_contact_ids"])
     activity = Activity(id=new_id(), **values)
-    return await add_item(session, ACTIVITY, activity, data.records)
+    return cast(Activity, await add_item(session, ACTIVITY, activity, data.records))
 
 
 async def _check_participants(session: AsyncSession, contact_ids: list[uuid.UUID]) -> None:
@@ -142,8 +142,16 @@ async def update(
     values = cleaned(changes)
     if "participant_contact_ids" in values:
         await _check_participants(session, values["participant_contact_ids"])
-    return await update_item(
-        session, ACTIVITY, activity_id, changes=values, refs=refs, expected_version=expected_version
+    return cast(
+        Activity,
+        await update_item(
+            session,
+            ACTIVITY,
+            activity_id,
+            changes=values,
+            refs=refs,
+            expected_version=expected_version,
+        ),
     )
 
 

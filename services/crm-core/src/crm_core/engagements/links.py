@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,7 +53,7 @@ async def remove_links(session: AsyncSession, *, item_type: str, item_id: uuid.U
     )
 
 
-def linked_ids(item_type: str, ref: RecordRef) -> Select[tuple[uuid.UUID]]:
+def linked_ids(item_type: str, ref: RecordRef) -> Select[Any]:
     """The ids of the items of this type attached to the record (for list filters)."""
     return select(RecordLink.item_id).where(
         RecordLink.item_type == item_type,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +23,7 @@ async def create(
     session: AsyncSession, *, body_html: str, refs: Sequence[RecordRef], owner_id: uuid.UUID | None
 ) -> Note:
     note = Note(id=new_id(), body_html=sanitize_note(body_html), owner_id=owner_id)
-    return await add_item(session, NOTE, note, refs)
+    return cast(Note, await add_item(session, NOTE, note, refs))
 
 
 async def update(
@@ -36,8 +36,11 @@ async def update(
 ) -> Note:
     if "body_html" in changes:
         changes = {**changes, "body_html": sanitize_note(str(changes["body_html"]))}
-    return await update_item(
-        session, NOTE, note_id, changes=changes, refs=refs, expected_version=expected_version
+    return cast(
+        Note,
+        await update_item(
+            session, NOTE, note_id, changes=changes, refs=refs, expected_version=expected_version
+        ),
     )
 
 

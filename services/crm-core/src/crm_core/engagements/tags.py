@@ -48,7 +48,7 @@ async def _refuse_taken(session: AsyncSession, name: str, *, other_than: uuid.UU
 async def create(session: AsyncSession, *, name: str, color: str) -> Tag:
     clean = _name(name)
     await _refuse_taken(session, clean, other_than=None)
-    if await session.scalar(select(func.count()).select_from(Tag)) >= MAX_TAGS:
+    if (await session.scalar(select(func.count()).select_from(Tag)) or 0) >= MAX_TAGS:
         raise InvalidArgument(f"at most {MAX_TAGS} tags", code="too_many_tags", field="name")
     tag = Tag(id=new_id(), name=clean, color=_color(color), created_by=current_context().user_id)
     session.add(tag)

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -127,7 +127,7 @@ def cleaned(changes: dict[str, Any]) -> dict[str, Any]:
 
 async def create(session: AsyncSession, *, data: TaskCreate) -> Task:
     values = cleaned({name: getattr(data, name) for name in CLEANERS})
-    return await add_item(session, TASK, Task(id=new_id(), **values), data.records)
+    return cast(Task, await add_item(session, TASK, Task(id=new_id(), **values), data.records))
 
 
 async def update(
@@ -138,13 +138,16 @@ async def update(
     refs: Sequence[RecordRef] | None,
     expected_version: int | None,
 ) -> Task:
-    return await update_item(
-        session,
-        TASK,
-        task_id,
-        changes=cleaned(changes),
-        refs=refs,
-        expected_version=expected_version,
+    return cast(
+        Task,
+        await update_item(
+            session,
+            TASK,
+            task_id,
+            changes=cleaned(changes),
+            refs=refs,
+            expected_version=expected_version,
+        ),
     )
 
 

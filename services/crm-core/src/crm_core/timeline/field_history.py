@@ -88,7 +88,7 @@ def _recorder(record_type: str, tracked: tuple[str, ...]) -> Any:
         if not changes:
             return
         connection.execute(
-            insert(RecordChange.__table__).values(
+            insert(RecordChange).values(
                 id=new_id(),
                 tenant_id=target.tenant_id,
                 record_type=record_type,

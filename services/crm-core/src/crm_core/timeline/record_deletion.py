@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import delete, event, exists, insert, select
+from sqlalchemy import Table, delete, event, exists, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapper
 
@@ -30,12 +30,17 @@ from crm_kit.events.outbox import build_envelope
 if TYPE_CHECKING:
     from crm_core.records.registry import ObjectSpec
 
-ITEM_TABLES: dict[str, Any] = {
-    "activity": Activity.__table__,
-    "task": Task.__table__,
-    "note": Note.__table__,
+
+def _table(model: Any) -> Table:
+    return cast(Table, model.__table__)
+
+
+ITEM_TABLES: dict[str, Table] = {
+    "activity": _table(Activity),
+    "task": _table(Task),
+    "note": _table(Note),
 }
-_LINKS = RecordLink.__table__
+_LINKS = _table(RecordLink)
 
 
 def _publish_deleted(
@@ -51,7 +56,7 @@ def _publish_deleted(
         ),
     )
     connection.execute(
-        insert(OutboxRecord.__table__).values(
+        insert(_table(OutboxRecord)).values(
             id=uuid.UUID(envelope.id),
             tenant_id=tenant,
             event_type=event_type,
@@ -98,7 +103,7 @@ def remove_relations(
         if ids:
             _delete_orphans(connection, tenant=tenant, item_type=item_type, ids=ids)
     for model in (RecordTag, RecordChange):
-        table = model.__table__
+        table = _table(model)
         connection.execute(
             delete(table).where(
                 table.c.tenant_id == tenant,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crm.crm_core.v1 import deals_pb2, deals_pb2_grpc, records_pb2
 from crm_core.deals import mappers
 from crm_core.deals import service as deals
+from crm_core.entrypoints.bulk import RecordWrites, run_bulk
 from crm_core.models import Deal
 from crm_core.permissions.roles import Action, authorize
 from crm_core.permissions.visibility import caller_session
@@ -17,6 +18,7 @@ from crm_core.records.mappers import search_from_proto
 from crm_kit.validation import resource_id
 
 DEAL_SERVICE = deals_pb2.DESCRIPTOR.services_by_name["DealService"].full_name
+DEAL_WRITES = RecordWrites("deals", "deal_id", deals, mappers)
 
 
 async def _encoded(session: AsyncSession, found: list[Deal]) -> list[deals_pb2.Deal]:
@@ -101,3 +103,8 @@ class DealServicer(deals_pb2_grpc.DealServiceServicer):
         return deals_pb2.ListStageHistoryResponse(
             changes=[mappers.history_to_proto(c) for c in changes]
         )
+
+    async def BulkDeals(  # noqa: N802
+        self, request: deals_pb2.BulkDealsRequest, context: ServicerContext
+    ) -> records_pb2.BulkResponse:
+        return await run_bulk(self.factory, DEAL_WRITES, request)

@@ -14,6 +14,7 @@ from crm.crm_core.v1 import (
 )
 from crm_core.contacts import mappers
 from crm_core.contacts import service as contacts
+from crm_core.entrypoints.bulk import RecordWrites, run_bulk
 from crm_core.models import Contact
 from crm_core.permissions.roles import Action, authorize
 from crm_core.permissions.visibility import audience_of, caller_session
@@ -22,6 +23,7 @@ from crm_kit.context import current_context
 from crm_kit.db.driver_reads import tenant_read
 
 CONTACT_SERVICE = contacts_pb2.DESCRIPTOR.services_by_name["ContactService"].full_name
+CONTACT_WRITES = RecordWrites("contacts", "contact_id", contacts, mappers)
 
 
 async def _encoded(session: AsyncSession, found: list[Contact]) -> list[contacts_pb2.Contact]:
@@ -103,3 +105,8 @@ class ContactServicer(contacts_pb2_grpc.ContactServiceServicer):
         async with caller_session(self.factory) as session:
             await contacts.delete(session, contact_id=mappers.parse_id(request.id))
         return contacts_pb2.DeleteContactResponse()
+
+    async def BulkContacts(  # noqa: N802
+        self, request: contacts_pb2.BulkContactsRequest, context: ServicerContext
+    ) -> records_pb2.BulkResponse:
+        return await run_bulk(self.factory, CONTACT_WRITES, request)

@@ -8,6 +8,7 @@ from grpc.aio import ServicerContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm.crm_core.v1 import leads_pb2, leads_pb2_grpc, records_pb2
+from crm_core.entrypoints.bulk import RecordWrites, run_bulk
 from crm_core.leads import conversion, mappers
 from crm_core.leads import service as leads
 from crm_core.permissions.roles import Action, authorize
@@ -15,6 +16,7 @@ from crm_core.permissions.visibility import caller_session
 from crm_core.records.mappers import search_from_proto
 
 LEAD_SERVICE = leads_pb2.DESCRIPTOR.services_by_name["LeadService"].full_name
+LEAD_WRITES = RecordWrites("leads", "lead_id", leads, mappers)
 
 
 @dataclass
@@ -79,3 +81,8 @@ class LeadServicer(leads_pb2_grpc.LeadServiceServicer):
                 options=mappers.conversion_from_proto(request),
             )
         return mappers.conversion_to_proto(result)
+
+    async def BulkLeads(  # noqa: N802
+        self, request: leads_pb2.BulkLeadsRequest, context: ServicerContext
+    ) -> records_pb2.BulkResponse:
+        return await run_bulk(self.factory, LEAD_WRITES, request)

@@ -18,11 +18,13 @@ from crm_core.companies import mappers as company_mappers
 from crm_core.companies import service as companies
 from crm_core.custom_fields import mappers as field_mappers
 from crm_core.custom_fields import service as custom_fields
+from crm_core.entrypoints.bulk import RecordWrites, run_bulk
 from crm_core.permissions.roles import Action, authorize
 from crm_core.permissions.visibility import caller_session
 from crm_core.records.mappers import search_from_proto
 
 COMPANY_SERVICE = companies_pb2.DESCRIPTOR.services_by_name["CompanyService"].full_name
+COMPANY_WRITES = RecordWrites("companies", "company_id", companies, company_mappers)
 CUSTOM_FIELD_SERVICE = custom_fields_pb2.DESCRIPTOR.services_by_name["CustomFieldService"].full_name
 
 
@@ -86,6 +88,11 @@ class CompanyServicer(companies_pb2_grpc.CompanyServiceServicer):
         async with caller_session(self.factory) as session:
             found = await companies.find_duplicates(session, domain=request.domain)
         return records_pb2.DuplicateCandidates(ids=[str(i) for i in found])
+
+    async def BulkCompanies(  # noqa: N802
+        self, request: companies_pb2.BulkCompaniesRequest, context: ServicerContext
+    ) -> records_pb2.BulkResponse:
+        return await run_bulk(self.factory, COMPANY_WRITES, request)
 
 
 @dataclass

@@ -66,6 +66,11 @@ class CompanyServiceStub:
                 request_serializer=crm_dot_crm__core_dot_v1_dot_companies__pb2.CreateCompanyRequest.SerializeToString,
                 response_deserializer=crm_dot_crm__core_dot_v1_dot_records__pb2.DuplicateCandidates.FromString,
                 _registered_method=True)
+        self.BulkCompanies = channel.unary_unary(
+                '/crm.crm_core.v1.CompanyService/BulkCompanies',
+                request_serializer=crm_dot_crm__core_dot_v1_dot_companies__pb2.BulkCompaniesRequest.SerializeToString,
+                response_deserializer=crm_dot_crm__core_dot_v1_dot_records__pb2.BulkResponse.FromString,
+                _registered_method=True)
 
 
 class CompanyServiceServicer:
@@ -109,6 +114,14 @@ class CompanyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BulkCompanies(self, request, context):
+        """1..100 items of one operation (set exactly one list), each in its own
+        savepoint: a failing item is reported and leaves the others applied.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CompanyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -141,6 +154,11 @@ def add_CompanyServiceServicer_to_server(servicer, server):
                     servicer.FindDuplicateCompanies,
                     request_deserializer=crm_dot_crm__core_dot_v1_dot_companies__pb2.CreateCompanyRequest.FromString,
                     response_serializer=crm_dot_crm__core_dot_v1_dot_records__pb2.DuplicateCandidates.SerializeToString,
+            ),
+            'BulkCompanies': grpc.unary_unary_rpc_method_handler(
+                    servicer.BulkCompanies,
+                    request_deserializer=crm_dot_crm__core_dot_v1_dot_companies__pb2.BulkCompaniesRequest.FromString,
+                    response_serializer=crm_dot_crm__core_dot_v1_dot_records__pb2.BulkResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -306,6 +324,33 @@ class CompanyService:
             '/crm.crm_core.v1.CompanyService/FindDuplicateCompanies',
             crm_dot_crm__core_dot_v1_dot_companies__pb2.CreateCompanyRequest.SerializeToString,
             crm_dot_crm__core_dot_v1_dot_records__pb2.DuplicateCandidates.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BulkCompanies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.crm_core.v1.CompanyService/BulkCompanies',
+            crm_dot_crm__core_dot_v1_dot_companies__pb2.BulkCompaniesRequest.SerializeToString,
+            crm_dot_crm__core_dot_v1_dot_records__pb2.BulkResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -41,6 +41,10 @@ class CompanyServiceStub:
     DeleteCompany: _grpc.UnaryUnaryMultiCallable[_companies_pb2.DeleteCompanyRequest, _companies_pb2.DeleteCompanyResponse]
     FindDuplicateCompanies: _grpc.UnaryUnaryMultiCallable[_companies_pb2.CreateCompanyRequest, _records_pb2.DuplicateCandidates]
     """The companies whose domain equals this request's normalized domain."""
+    BulkCompanies: _grpc.UnaryUnaryMultiCallable[_companies_pb2.BulkCompaniesRequest, _records_pb2.BulkResponse]
+    """1..100 items of one operation (set exactly one list), each in its own
+    savepoint: a failing item is reported and leaves the others applied.
+    """
 
 @_typing.type_check_only
 class CompanyServiceAsyncStub(CompanyServiceStub):
@@ -54,6 +58,10 @@ class CompanyServiceAsyncStub(CompanyServiceStub):
     DeleteCompany: _aio.UnaryUnaryMultiCallable[_companies_pb2.DeleteCompanyRequest, _companies_pb2.DeleteCompanyResponse]  # type: ignore[assignment]
     FindDuplicateCompanies: _aio.UnaryUnaryMultiCallable[_companies_pb2.CreateCompanyRequest, _records_pb2.DuplicateCandidates]  # type: ignore[assignment]
     """The companies whose domain equals this request's normalized domain."""
+    BulkCompanies: _aio.UnaryUnaryMultiCallable[_companies_pb2.BulkCompaniesRequest, _records_pb2.BulkResponse]  # type: ignore[assignment]
+    """1..100 items of one operation (set exactly one list), each in its own
+    savepoint: a failing item is reported and leaves the others applied.
+    """
 
 class CompanyServiceServicer(metaclass=_abc_1.ABCMeta):
     """Companies of the caller's tenant."""
@@ -100,5 +108,15 @@ class CompanyServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_records_pb2.DuplicateCandidates, _abc.Awaitable[_records_pb2.DuplicateCandidates]]:
         """The companies whose domain equals this request's normalized domain."""
+
+    @_abc_1.abstractmethod
+    def BulkCompanies(
+        self,
+        request: _companies_pb2.BulkCompaniesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_records_pb2.BulkResponse, _abc.Awaitable[_records_pb2.BulkResponse]]:
+        """1..100 items of one operation (set exactly one list), each in its own
+        savepoint: a failing item is reported and leaves the others applied.
+        """
 
 def add_CompanyServiceServicer_to_server(servicer: CompanyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -72,6 +72,11 @@ class ContactServiceStub:
                 request_serializer=crm_dot_crm__core_dot_v1_dot_contacts__pb2.CreateContactRequest.SerializeToString,
                 response_deserializer=crm_dot_crm__core_dot_v1_dot_records__pb2.DuplicateCandidates.FromString,
                 _registered_method=True)
+        self.BulkContacts = channel.unary_unary(
+                '/crm.crm_core.v1.ContactService/BulkContacts',
+                request_serializer=crm_dot_crm__core_dot_v1_dot_contacts__pb2.BulkContactsRequest.SerializeToString,
+                response_deserializer=crm_dot_crm__core_dot_v1_dot_records__pb2.BulkResponse.FromString,
+                _registered_method=True)
 
 
 class ContactServiceServicer:
@@ -123,6 +128,14 @@ class ContactServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BulkContacts(self, request, context):
+        """1..100 items of one operation (set exactly one list), each in its own
+        savepoint: a failing item is reported and leaves the others applied.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContactServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -160,6 +173,11 @@ def add_ContactServiceServicer_to_server(servicer, server):
                     servicer.FindDuplicateContacts,
                     request_deserializer=crm_dot_crm__core_dot_v1_dot_contacts__pb2.CreateContactRequest.FromString,
                     response_serializer=crm_dot_crm__core_dot_v1_dot_records__pb2.DuplicateCandidates.SerializeToString,
+            ),
+            'BulkContacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.BulkContacts,
+                    request_deserializer=crm_dot_crm__core_dot_v1_dot_contacts__pb2.BulkContactsRequest.FromString,
+                    response_serializer=crm_dot_crm__core_dot_v1_dot_records__pb2.BulkResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -353,6 +371,33 @@ class ContactService:
             '/crm.crm_core.v1.ContactService/FindDuplicateContacts',
             crm_dot_crm__core_dot_v1_dot_contacts__pb2.CreateContactRequest.SerializeToString,
             crm_dot_crm__core_dot_v1_dot_records__pb2.DuplicateCandidates.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BulkContacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.crm_core.v1.ContactService/BulkContacts',
+            crm_dot_crm__core_dot_v1_dot_contacts__pb2.BulkContactsRequest.SerializeToString,
+            crm_dot_crm__core_dot_v1_dot_records__pb2.BulkResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -45,6 +45,10 @@ class ContactServiceStub:
     """Filters, sorts and full-text search; answers pages like ListContacts."""
     FindDuplicateContacts: _grpc.UnaryUnaryMultiCallable[_contacts_pb2.CreateContactRequest, _records_pb2.DuplicateCandidates]
     """The contacts whose normalized email or phone equals this request's."""
+    BulkContacts: _grpc.UnaryUnaryMultiCallable[_contacts_pb2.BulkContactsRequest, _records_pb2.BulkResponse]
+    """1..100 items of one operation (set exactly one list), each in its own
+    savepoint: a failing item is reported and leaves the others applied.
+    """
 
 @_typing.type_check_only
 class ContactServiceAsyncStub(ContactServiceStub):
@@ -62,6 +66,10 @@ class ContactServiceAsyncStub(ContactServiceStub):
     """Filters, sorts and full-text search; answers pages like ListContacts."""
     FindDuplicateContacts: _aio.UnaryUnaryMultiCallable[_contacts_pb2.CreateContactRequest, _records_pb2.DuplicateCandidates]  # type: ignore[assignment]
     """The contacts whose normalized email or phone equals this request's."""
+    BulkContacts: _aio.UnaryUnaryMultiCallable[_contacts_pb2.BulkContactsRequest, _records_pb2.BulkResponse]  # type: ignore[assignment]
+    """1..100 items of one operation (set exactly one list), each in its own
+    savepoint: a failing item is reported and leaves the others applied.
+    """
 
 class ContactServiceServicer(metaclass=_abc_1.ABCMeta):
     """Contacts of the caller's tenant. The tenant always comes from the verified
@@ -118,5 +126,15 @@ class ContactServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_records_pb2.DuplicateCandidates, _abc.Awaitable[_records_pb2.DuplicateCandidates]]:
         """The contacts whose normalized email or phone equals this request's."""
+
+    @_abc_1.abstractmethod
+    def BulkContacts(
+        self,
+        request: _contacts_pb2.BulkContactsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_records_pb2.BulkResponse, _abc.Awaitable[_records_pb2.BulkResponse]]:
+        """1..100 items of one operation (set exactly one list), each in its own
+        savepoint: a failing item is reported and leaves the others applied.
+        """
 
 def add_ContactServiceServicer_to_server(servicer: ContactServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

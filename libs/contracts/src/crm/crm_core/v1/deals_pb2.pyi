@@ -439,3 +439,33 @@ class ListStageHistoryResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListStageHistoryResponse: _TypeAlias = ListStageHistoryResponse  # noqa: Y015
+
+@_typing.final
+class BulkDealsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CREATES_FIELD_NUMBER: _builtins.int
+    UPDATES_FIELD_NUMBER: _builtins.int
+    DELETE_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def creates(self) -> _containers.RepeatedCompositeFieldContainer[Global___CreateDealRequest]: ...
+    @_builtins.property
+    def updates(self) -> _containers.RepeatedCompositeFieldContainer[Global___UpdateDealRequest]:
+        """Each with `expected_version` to refuse a stale item (ABORTED)."""
+
+    @_builtins.property
+    def delete_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        creates: _abc.Iterable[Global___CreateDealRequest] | None = ...,
+        updates: _abc.Iterable[Global___UpdateDealRequest] | None = ...,
+        delete_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["creates", b"creates", "delete_ids", b"delete_ids", "updates", b"updates"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BulkDealsRequest: _TypeAlias = BulkDealsRequest  # noqa: Y015

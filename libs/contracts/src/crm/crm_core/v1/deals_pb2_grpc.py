@@ -71,6 +71,11 @@ class DealServiceStub:
                 request_serializer=crm_dot_crm__core_dot_v1_dot_deals__pb2.ListStageHistoryRequest.SerializeToString,
                 response_deserializer=crm_dot_crm__core_dot_v1_dot_deals__pb2.ListStageHistoryResponse.FromString,
                 _registered_method=True)
+        self.BulkDeals = channel.unary_unary(
+                '/crm.crm_core.v1.DealService/BulkDeals',
+                request_serializer=crm_dot_crm__core_dot_v1_dot_deals__pb2.BulkDealsRequest.SerializeToString,
+                response_deserializer=crm_dot_crm__core_dot_v1_dot_records__pb2.BulkResponse.FromString,
+                _registered_method=True)
 
 
 class DealServiceServicer:
@@ -120,6 +125,14 @@ class DealServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BulkDeals(self, request, context):
+        """1..100 items of one operation (set exactly one list), each in its own
+        savepoint: a failing item is reported and leaves the others applied.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DealServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -157,6 +170,11 @@ def add_DealServiceServicer_to_server(servicer, server):
                     servicer.ListStageHistory,
                     request_deserializer=crm_dot_crm__core_dot_v1_dot_deals__pb2.ListStageHistoryRequest.FromString,
                     response_serializer=crm_dot_crm__core_dot_v1_dot_deals__pb2.ListStageHistoryResponse.SerializeToString,
+            ),
+            'BulkDeals': grpc.unary_unary_rpc_method_handler(
+                    servicer.BulkDeals,
+                    request_deserializer=crm_dot_crm__core_dot_v1_dot_deals__pb2.BulkDealsRequest.FromString,
+                    response_serializer=crm_dot_crm__core_dot_v1_dot_records__pb2.BulkResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -349,6 +367,33 @@ class DealService:
             '/crm.crm_core.v1.DealService/ListStageHistory',
             crm_dot_crm__core_dot_v1_dot_deals__pb2.ListStageHistoryRequest.SerializeToString,
             crm_dot_crm__core_dot_v1_dot_deals__pb2.ListStageHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BulkDeals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.crm_core.v1.DealService/BulkDeals',
+            crm_dot_crm__core_dot_v1_dot_deals__pb2.BulkDealsRequest.SerializeToString,
+            crm_dot_crm__core_dot_v1_dot_records__pb2.BulkResponse.FromString,
             options,
             channel_credentials,
             insecure,

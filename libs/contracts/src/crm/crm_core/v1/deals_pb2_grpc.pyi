@@ -42,6 +42,10 @@ class DealServiceStub:
     """Moves the deal to another stage (of any pipeline), recording the stage history."""
     DeleteDeal: _grpc.UnaryUnaryMultiCallable[_deals_pb2.DeleteDealRequest, _deals_pb2.DeleteDealResponse]
     ListStageHistory: _grpc.UnaryUnaryMultiCallable[_deals_pb2.ListStageHistoryRequest, _deals_pb2.ListStageHistoryResponse]
+    BulkDeals: _grpc.UnaryUnaryMultiCallable[_deals_pb2.BulkDealsRequest, _records_pb2.BulkResponse]
+    """1..100 items of one operation (set exactly one list), each in its own
+    savepoint: a failing item is reported and leaves the others applied.
+    """
 
 @_typing.type_check_only
 class DealServiceAsyncStub(DealServiceStub):
@@ -56,6 +60,10 @@ class DealServiceAsyncStub(DealServiceStub):
     """Moves the deal to another stage (of any pipeline), recording the stage history."""
     DeleteDeal: _aio.UnaryUnaryMultiCallable[_deals_pb2.DeleteDealRequest, _deals_pb2.DeleteDealResponse]  # type: ignore[assignment]
     ListStageHistory: _aio.UnaryUnaryMultiCallable[_deals_pb2.ListStageHistoryRequest, _deals_pb2.ListStageHistoryResponse]  # type: ignore[assignment]
+    BulkDeals: _aio.UnaryUnaryMultiCallable[_deals_pb2.BulkDealsRequest, _records_pb2.BulkResponse]  # type: ignore[assignment]
+    """1..100 items of one operation (set exactly one list), each in its own
+    savepoint: a failing item is reported and leaves the others applied.
+    """
 
 class DealServiceServicer(metaclass=_abc_1.ABCMeta):
     """Deals of the caller's tenant: opportunities moving through a pipeline's stages."""
@@ -109,5 +117,15 @@ class DealServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _deals_pb2.ListStageHistoryRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_deals_pb2.ListStageHistoryResponse, _abc.Awaitable[_deals_pb2.ListStageHistoryResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def BulkDeals(
+        self,
+        request: _deals_pb2.BulkDealsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_records_pb2.BulkResponse, _abc.Awaitable[_records_pb2.BulkResponse]]:
+        """1..100 items of one operation (set exactly one list), each in its own
+        savepoint: a failing item is reported and leaves the others applied.
+        """
 
 def add_DealServiceServicer_to_server(servicer: DealServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -432,3 +432,33 @@ class ConvertLeadResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ConvertLeadResponse: _TypeAlias = ConvertLeadResponse  # noqa: Y015
+
+@_typing.final
+class BulkLeadsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CREATES_FIELD_NUMBER: _builtins.int
+    UPDATES_FIELD_NUMBER: _builtins.int
+    DELETE_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def creates(self) -> _containers.RepeatedCompositeFieldContainer[Global___CreateLeadRequest]: ...
+    @_builtins.property
+    def updates(self) -> _containers.RepeatedCompositeFieldContainer[Global___UpdateLeadRequest]:
+        """Each with `expected_version` to refuse a stale item (ABORTED)."""
+
+    @_builtins.property
+    def delete_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        creates: _abc.Iterable[Global___CreateLeadRequest] | None = ...,
+        updates: _abc.Iterable[Global___UpdateLeadRequest] | None = ...,
+        delete_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["creates", b"creates", "delete_ids", b"delete_ids", "updates", b"updates"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BulkLeadsRequest: _TypeAlias = BulkLeadsRequest  # noqa: Y015

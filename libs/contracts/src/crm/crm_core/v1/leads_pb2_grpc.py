@@ -66,6 +66,11 @@ class LeadServiceStub:
                 request_serializer=crm_dot_crm__core_dot_v1_dot_leads__pb2.ConvertLeadRequest.SerializeToString,
                 response_deserializer=crm_dot_crm__core_dot_v1_dot_leads__pb2.ConvertLeadResponse.FromString,
                 _registered_method=True)
+        self.BulkLeads = channel.unary_unary(
+                '/crm.crm_core.v1.LeadService/BulkLeads',
+                request_serializer=crm_dot_crm__core_dot_v1_dot_leads__pb2.BulkLeadsRequest.SerializeToString,
+                response_deserializer=crm_dot_crm__core_dot_v1_dot_records__pb2.BulkResponse.FromString,
+                _registered_method=True)
 
 
 class LeadServiceServicer:
@@ -109,6 +114,14 @@ class LeadServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BulkLeads(self, request, context):
+        """1..100 items of one operation (set exactly one list), each in its own
+        savepoint: a failing item is reported and leaves the others applied.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LeadServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -141,6 +154,11 @@ def add_LeadServiceServicer_to_server(servicer, server):
                     servicer.ConvertLead,
                     request_deserializer=crm_dot_crm__core_dot_v1_dot_leads__pb2.ConvertLeadRequest.FromString,
                     response_serializer=crm_dot_crm__core_dot_v1_dot_leads__pb2.ConvertLeadResponse.SerializeToString,
+            ),
+            'BulkLeads': grpc.unary_unary_rpc_method_handler(
+                    servicer.BulkLeads,
+                    request_deserializer=crm_dot_crm__core_dot_v1_dot_leads__pb2.BulkLeadsRequest.FromString,
+                    response_serializer=crm_dot_crm__core_dot_v1_dot_records__pb2.BulkResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -306,6 +324,33 @@ class LeadService:
             '/crm.crm_core.v1.LeadService/ConvertLead',
             crm_dot_crm__core_dot_v1_dot_leads__pb2.ConvertLeadRequest.SerializeToString,
             crm_dot_crm__core_dot_v1_dot_leads__pb2.ConvertLeadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BulkLeads(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.crm_core.v1.LeadService/BulkLeads',
+            crm_dot_crm__core_dot_v1_dot_leads__pb2.BulkLeadsRequest.SerializeToString,
+            crm_dot_crm__core_dot_v1_dot_records__pb2.BulkResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -41,6 +41,10 @@ class LeadServiceStub:
     DeleteLead: _grpc.UnaryUnaryMultiCallable[_leads_pb2.DeleteLeadRequest, _leads_pb2.DeleteLeadResponse]
     ConvertLead: _grpc.UnaryUnaryMultiCallable[_leads_pb2.ConvertLeadRequest, _leads_pb2.ConvertLeadResponse]
     """In one transaction: a contact, optionally a company and a deal; twice is refused."""
+    BulkLeads: _grpc.UnaryUnaryMultiCallable[_leads_pb2.BulkLeadsRequest, _records_pb2.BulkResponse]
+    """1..100 items of one operation (set exactly one list), each in its own
+    savepoint: a failing item is reported and leaves the others applied.
+    """
 
 @_typing.type_check_only
 class LeadServiceAsyncStub(LeadServiceStub):
@@ -54,6 +58,10 @@ class LeadServiceAsyncStub(LeadServiceStub):
     DeleteLead: _aio.UnaryUnaryMultiCallable[_leads_pb2.DeleteLeadRequest, _leads_pb2.DeleteLeadResponse]  # type: ignore[assignment]
     ConvertLead: _aio.UnaryUnaryMultiCallable[_leads_pb2.ConvertLeadRequest, _leads_pb2.ConvertLeadResponse]  # type: ignore[assignment]
     """In one transaction: a contact, optionally a company and a deal; twice is refused."""
+    BulkLeads: _aio.UnaryUnaryMultiCallable[_leads_pb2.BulkLeadsRequest, _records_pb2.BulkResponse]  # type: ignore[assignment]
+    """1..100 items of one operation (set exactly one list), each in its own
+    savepoint: a failing item is reported and leaves the others applied.
+    """
 
 class LeadServiceServicer(metaclass=_abc_1.ABCMeta):
     """Leads of the caller's tenant, and their conversion."""
@@ -100,5 +108,15 @@ class LeadServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_leads_pb2.ConvertLeadResponse, _abc.Awaitable[_leads_pb2.ConvertLeadResponse]]:
         """In one transaction: a contact, optionally a company and a deal; twice is refused."""
+
+    @_abc_1.abstractmethod
+    def BulkLeads(
+        self,
+        request: _leads_pb2.BulkLeadsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_records_pb2.BulkResponse, _abc.Awaitable[_records_pb2.BulkResponse]]:
+        """1..100 items of one operation (set exactly one list), each in its own
+        savepoint: a failing item is reported and leaves the others applied.
+        """
 
 def add_LeadServiceServicer_to_server(servicer: LeadServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

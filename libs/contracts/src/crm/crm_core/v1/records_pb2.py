@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63rm/crm_core/v1/records.proto\x12\x0f\x63rm.crm_core.v1\x1a\x1cgoogle/protobuf/struct.proto\"x\n\x06\x46ilter\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12%\n\x05value\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12&\n\x06values\x18\x04 \x03(\x0b\x32\x16.google.protobuf.Value\"7\n\x0b\x46ilterGroup\x12(\n\x07\x66ilters\x18\x01 \x03(\x0b\x32\x17.crm.crm_core.v1.Filter\"(\n\x04Sort\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x11\n\tdirection\x18\x02 \x01(\t\"\x98\x01\n\rSearchRequest\x12\x33\n\rfilter_groups\x18\x01 \x03(\x0b\x32\x1c.crm.crm_core.v1.FilterGroup\x12$\n\x05sorts\x18\x02 \x03(\x0b\x32\x15.crm.crm_core.v1.Sort\x12\r\n\x05query\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x05 \x01(\t\"\x15\n\x06IdList\x12\x0b\n\x03ids\x18\x01 \x03(\t\"\"\n\x13\x44uplicateCandidates\x12\x0b\n\x03ids\x18\x01 \x03(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63rm/crm_core/v1/records.proto\x12\x0f\x63rm.crm_core.v1\x1a\x1cgoogle/protobuf/struct.proto\"x\n\x06\x46ilter\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12%\n\x05value\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12&\n\x06values\x18\x04 \x03(\x0b\x32\x16.google.protobuf.Value\"7\n\x0b\x46ilterGroup\x12(\n\x07\x66ilters\x18\x01 \x03(\x0b\x32\x17.crm.crm_core.v1.Filter\"(\n\x04Sort\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x11\n\tdirection\x18\x02 \x01(\t\"\x98\x01\n\rSearchRequest\x12\x33\n\rfilter_groups\x18\x01 \x03(\x0b\x32\x1c.crm.crm_core.v1.FilterGroup\x12$\n\x05sorts\x18\x02 \x03(\x0b\x32\x15.crm.crm_core.v1.Sort\x12\r\n\x05query\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x05 \x01(\t\"\x15\n\x06IdList\x12\x0b\n\x03ids\x18\x01 \x03(\t\"\"\n\x13\x44uplicateCandidates\x12\x0b\n\x03ids\x18\x01 \x03(\t\"\x81\x01\n\x0e\x42ulkItemResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\n\n\x02id\x18\x02 \x01(\t\x12\x14\n\x0c\x65rror_status\x18\x03 \x01(\t\x12\x12\n\nerror_code\x18\x04 \x01(\t\x12\x15\n\rerror_message\x18\x05 \x01(\t\x12\x13\n\x0b\x65rror_field\x18\x06 \x01(\t\"@\n\x0c\x42ulkResponse\x12\x30\n\x07results\x18\x01 \x03(\x0b\x32\x1f.crm.crm_core.v1.BulkItemResultb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,4 +44,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_IDLIST']._serialized_end=477
   _globals['_DUPLICATECANDIDATES']._serialized_start=479
   _globals['_DUPLICATECANDIDATES']._serialized_end=513
+  _globals['_BULKITEMRESULT']._serialized_start=516
+  _globals['_BULKITEMRESULT']._serialized_end=645
+  _globals['_BULKRESPONSE']._serialized_start=647
+  _globals['_BULKRESPONSE']._serialized_end=711
 # @@protoc_insertion_point(module_scope)

@@ -188,3 +188,63 @@ class DuplicateCandidates(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DuplicateCandidates: _TypeAlias = DuplicateCandidates  # noqa: Y015
+
+@_typing.final
+class BulkItemResult(_message.Message):
+    """One item's outcome in a bulk call: `id` when it was applied, else its error."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INDEX_FIELD_NUMBER: _builtins.int
+    ID_FIELD_NUMBER: _builtins.int
+    ERROR_STATUS_FIELD_NUMBER: _builtins.int
+    ERROR_CODE_FIELD_NUMBER: _builtins.int
+    ERROR_MESSAGE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_FIELD_NUMBER: _builtins.int
+    index: _builtins.int
+    """The item's position in the request."""
+    id: _builtins.str
+    error_status: _builtins.str
+    """Empty when applied; else the gRPC status name (NOT_FOUND, INVALID_ARGUMENT...)."""
+    error_code: _builtins.str
+    error_message: _builtins.str
+    error_field: _builtins.str
+    def __init__(
+        self,
+        *,
+        index: _builtins.int = ...,
+        id: _builtins.str = ...,
+        error_status: _builtins.str = ...,
+        error_code: _builtins.str = ...,
+        error_message: _builtins.str = ...,
+        error_field: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error_code", b"error_code", "error_field", b"error_field", "error_message", b"error_message", "error_status", b"error_status", "id", b"id", "index", b"index"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BulkItemResult: _TypeAlias = BulkItemResult  # noqa: Y015
+
+@_typing.final
+class BulkResponse(_message.Message):
+    """One result per item, in request order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___BulkItemResult]: ...
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___BulkItemResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BulkResponse: _TypeAlias = BulkResponse  # noqa: Y015

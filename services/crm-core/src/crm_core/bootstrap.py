@@ -10,6 +10,7 @@ from crm.crm_core.v1 import (
     custom_fields_pb2_grpc,
     deals_pb2_grpc,
     leads_pb2_grpc,
+    merges_pb2_grpc,
     pipelines_pb2_grpc,
     visibility_pb2_grpc,
 )
@@ -18,6 +19,7 @@ from crm_core.entrypoints.deals_grpc import DEAL_SERVICE, DealServicer
 from crm_core.entrypoints.engagements_grpc import engagement_registrations
 from crm_core.entrypoints.grpc_server import CONTACT_SERVICE, ContactServicer
 from crm_core.entrypoints.leads_grpc import LEAD_SERVICE, LeadServicer
+from crm_core.entrypoints.merges_grpc import MERGE_SERVICE, MergeServicer
 from crm_core.entrypoints.pipelines_grpc import PIPELINE_SERVICE, PipelineServicer
 from crm_core.entrypoints.records_grpc import (
     COMPANY_SERVICE,
@@ -40,6 +42,7 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
     deals = DealServicer(factory)
     leads = LeadServicer(factory)
     visibility = VisibilityServicer(factory)
+    merges = MergeServicer(factory)
     return ServiceParts(
         registrations=[
             ServiceRegistration(
@@ -79,6 +82,10 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
                 lambda server: visibility_pb2_grpc.add_VisibilityServiceServicer_to_server(
                     visibility, server
                 ),
+            ),
+            ServiceRegistration(
+                MERGE_SERVICE,
+                lambda server: merges_pb2_grpc.add_MergeServiceServicer_to_server(merges, server),
             ),
             *engagement_registrations(factory),
         ],

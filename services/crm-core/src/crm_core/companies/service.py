@@ -21,6 +21,7 @@ from crm_core.custom_fields.record_values import (
     validated_values,
 )
 from crm_core.events import outbox
+from crm_core.merges.pointers import refuse_merged
 from crm_core.models import Company
 from crm_core.queries.search import Page, SearchParams, search
 from crm_core.records.mappers import dict_to_struct
@@ -94,6 +95,7 @@ async def create(session: AsyncSession, *, data: CompanyCreate) -> Company:
 async def get(session: AsyncSession, *, company_id: uuid.UUID) -> Company:
     company = await company_repository.get(session, company_id)
     if company is None:
+        await refuse_merged(session, object_type="companies", label="company", record_id=company_id)
         raise NotFound("company not found", code="company_not_found")
     return company
 

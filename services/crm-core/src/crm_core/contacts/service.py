@@ -24,6 +24,7 @@ from crm_core.custom_fields.record_values import (
     validated_values,
 )
 from crm_core.events import outbox
+from crm_core.merges.pointers import refuse_merged, refuse_merged_on_driver
 from crm_core.models import Contact
 from crm_core.permissions.visibility import EVERYONE, Audience
 from crm_core.queries.search import Page, SearchParams, search
@@ -147,6 +148,7 @@ async def create(session: AsyncSession, *, data: ContactCreate) -> Contact:
 async def get(session: AsyncSession, *, contact_id: uuid.UUID) -> Contact:
     contact = await contact_repository.get(session, contact_id)
     if contact is None:
+        await refuse_merged(session, object_type="contacts", label="contact", record_id=contact_id)
         raise NotFound("contact not found", code="contact_not_found")
     return contact
 
@@ -167,6 +169,13 @@ async def read(
         connection, tenant_id=tenant_id, contact_id=contact_id, audience=audience
     )
     if found is None:
+        await refuse_merged_on_driver(
+            connection,
+            tenant_id=tenant_id,
+            object_type="contacts",
+            label="contact",
+            record_id=contact_id,
+        )
         raise NotFound("contact not found", code="contact_not_found")
     return found
 

@@ -1024,3 +1024,64 @@ class RecordTagChanged(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RecordTagChanged: _TypeAlias = RecordTagChanged  # noqa: Y015
+
+@_typing.final
+class ContactMerged(_message.Message):
+    """crm_core.contact.merged: `merged_id` is gone (its id now answers with a pointer to
+    the survivor); its companies, deals, leads, relation values, links, tags and history
+    moved to the survivor, and `filled_fields` name the survivor's empty fields it took.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SURVIVOR_FIELD_NUMBER: _builtins.int
+    MERGED_ID_FIELD_NUMBER: _builtins.int
+    FILLED_FIELDS_FIELD_NUMBER: _builtins.int
+    merged_id: _builtins.str
+    @_builtins.property
+    def survivor(self) -> Global___ContactSnapshot: ...
+    @_builtins.property
+    def filled_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        survivor: Global___ContactSnapshot | None = ...,
+        merged_id: _builtins.str = ...,
+        filled_fields: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["survivor", b"survivor"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filled_fields", b"filled_fields", "merged_id", b"merged_id", "survivor", b"survivor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContactMerged: _TypeAlias = ContactMerged  # noqa: Y015
+
+@_typing.final
+class CompanyMerged(_message.Message):
+    """crm_core.company.merged: as ContactMerged, for companies."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SURVIVOR_FIELD_NUMBER: _builtins.int
+    MERGED_ID_FIELD_NUMBER: _builtins.int
+    FILLED_FIELDS_FIELD_NUMBER: _builtins.int
+    merged_id: _builtins.str
+    @_builtins.property
+    def survivor(self) -> Global___CompanySnapshot: ...
+    @_builtins.property
+    def filled_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        survivor: Global___CompanySnapshot | None = ...,
+        merged_id: _builtins.str = ...,
+        filled_fields: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["survivor", b"survivor"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filled_fields", b"filled_fields", "merged_id", b"merged_id", "survivor", b"survivor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompanyMerged: _TypeAlias = CompanyMerged  # noqa: Y015

@@ -45,8 +45,7 @@ def meta_fields(meta: pb.ItemMeta) -> dict[str, Any]:
     return {
         "id": meta.id,
         "records": [
-            RecordRef(record_type=r.record_type, record_id=r.record_id)
-            for r in meta.records
+            RecordRef(record_type=r.record_type, record_id=r.record_id) for r in meta.records
         ],
         "owner_id": meta.owner_id or None,
         "created_by": meta.created_by or None,

@@ -21,6 +21,7 @@ from crm_gateway.routes import (
     activities,
     api_keys,
     auth,
+    bulk,
     companies,
     contacts,
     custom_fields,
@@ -28,6 +29,7 @@ from crm_gateway.routes import (
     health,
     leads,
     me,
+    merges,
     mfa,
     notes,
     pipelines,
@@ -35,6 +37,7 @@ from crm_gateway.routes import (
     tasks,
     timeline,
     users,
+    visibility,
 )
 from crm_gateway.security import RateLimits
 from crm_gateway.settings import GatewaySettings
@@ -103,6 +106,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         pipelines.router,
         leads.router,
         deals.router,
+        visibility.router,
+        bulk.router,
+        merges.router,
         activities.router,
         tasks.router,
         notes.router,

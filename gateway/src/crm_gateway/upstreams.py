@@ -13,7 +13,9 @@ from crm.crm_core.v1 import (
     deals_pb2_grpc,
     engagements_pb2_grpc,
     leads_pb2_grpc,
+    merges_pb2_grpc,
     pipelines_pb2_grpc,
+    visibility_pb2_grpc,
 )
 from crm.identity.v1 import api_keys_pb2_grpc, identity_pb2_grpc, mfa_pb2_grpc, users_pb2_grpc
 from crm_gateway.settings import GatewaySettings
@@ -33,6 +35,8 @@ class Upstreams:
     custom_fields: custom_fields_pb2_grpc.CustomFieldServiceStub
     leads: leads_pb2_grpc.LeadServiceStub
     deals: deals_pb2_grpc.DealServiceStub
+    merges: merges_pb2_grpc.MergeServiceStub
+    visibility: visibility_pb2_grpc.VisibilityServiceStub
     activities: engagements_pb2_grpc.ActivityServiceStub
     tasks: engagements_pb2_grpc.TaskServiceStub
     notes: engagements_pb2_grpc.NoteServiceStub
@@ -56,6 +60,8 @@ class Upstreams:
             custom_fields=custom_fields_pb2_grpc.CustomFieldServiceStub(crm_core),
             leads=leads_pb2_grpc.LeadServiceStub(crm_core),
             deals=deals_pb2_grpc.DealServiceStub(crm_core),
+            merges=merges_pb2_grpc.MergeServiceStub(crm_core),
+            visibility=visibility_pb2_grpc.VisibilityServiceStub(crm_core),
             activities=engagements_pb2_grpc.ActivityServiceStub(crm_core),
             tasks=engagements_pb2_grpc.TaskServiceStub(crm_core),
             notes=engagements_pb2_grpc.NoteServiceStub(crm_core),

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, Security
 
 from crm.crm_core.v1 import companies_pb2, records_pb2
 from crm_gateway.routes.contacts import parse_if_match
+from crm_gateway.routes.merge_pointers import pointing_to_survivor
 from crm_gateway.routes.records import (
     FILTER_SYNTAX,
     etag,
@@ -28,6 +29,22 @@ router = APIRouter(prefix="/v1/companies", tags=["companies"])
 
 CompaniesReader = Annotated[RequestContext, Security(authenticated, scopes=["companies:read"])]
 CompaniesWriter = Annotated[RequestContext, Security(authenticated, scopes=["companies:write"])]
+
+
+def create_request(body: CompanyCreate) -> companies_pb2.CreateCompanyRequest:
+    return companies_pb2.CreateCompanyRequest(
+        **body.model_dump(exclude_none=True, exclude={"custom_fields"}),
+        custom_fields=to_struct(body.custom_fields),
+    )
+
+
+def update_request(company_id: str, body: CompanyUpdate) -> companies_pb2.UpdateCompanyRequest:
+    fields = body.model_dump(exclude_unset=True, exclude={"custom_fields"})
+    fields = {k: v for k, v in fields.items() if v is not None}
+    update = companies_pb2.UpdateCompanyRequest(id=company_id, **fields)
+    if body.custom_fields:
+        update.custom_fields.CopyFrom(to_struct(body.custom_fields))
+    return update
 
 
 def to_company(message: companies_pb2.Company) -> Company:
@@ -60,10 +77,7 @@ def to_company(message: companies_pb2.Company) -> Company:
 async def create_company(
     body: CompanyCreate, request: Request, response: Response, caller: CompaniesWriter
 ) -> Company:
-    create = companies_pb2.CreateCompanyRequest(
-        **body.model_dump(exclude_none=True, exclude={"custom_fields"}),
-        custom_fields=to_struct(body.custom_fields),
-    )
+    create = create_request(body)
     stub = request.app.state.upstreams.companies
     message = await refusing_duplicates(
         stub.CreateCompany(create), lambda: stub.FindDuplicateCompanies(create)
@@ -118,16 +132,18 @@ async def _search(request: Request, search: records_pb2.SearchRequest) -> Compan
 @router.get(
     "/{company_id}",
     summary="Get a company",
+    description="A company merged into another answers 404 `merged` with `survivor_id` "
+    "and `survivor_url`.",
     response_model=Company,
     responses=problems(401, 403, 404, 422),
 )
 async def get_company(
     company_id: str, request: Request, response: Response, caller: CompaniesReader
 ) -> Company:
-    message = await request.app.state.upstreams.companies.GetCompany(
+    call = request.app.state.upstreams.companies.GetCompany(
         companies_pb2.GetCompanyRequest(id=company_id)
     )
-    company = to_company(message)
+    company = to_company(await pointing_to_survivor(request, "companies", company_id, call))
     response.headers["ETag"] = etag(company.version)
     return company
 
@@ -150,11 +166,7 @@ async def update_company(
     caller: CompaniesWriter,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Company:
-    fields = body.model_dump(exclude_unset=True, exclude={"custom_fields"})
-    fields = {k: v for k, v in fields.items() if v is not None}
-    update = companies_pb2.UpdateCompanyRequest(id=company_id, **fields)
-    if body.custom_fields:
-        update.custom_fields.CopyFrom(to_struct(body.custom_fields))
+    update = update_request(company_id, body)
     expected = parse_if_match(if_match)
     if expected is not None:
         update.expected_version = expected

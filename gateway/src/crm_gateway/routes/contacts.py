@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, Security
 
 from crm.crm_core.v1 import contacts_pb2, records_pb2
 from crm_gateway.problems import Problem
+from crm_gateway.routes.merge_pointers import pointing_to_survivor
 from crm_gateway.routes.records import (
     FILTER_SYNTAX,
     from_struct,
@@ -61,6 +62,27 @@ def parse_if_match(if_match: str | None) -> int | None:
         raise Problem(412, "invalid_if_match", "If-Match must be an ETag from this API") from exc
 
 
+def create_request(body: ContactCreate) -> contacts_pb2.CreateContactRequest:
+    fields = body.model_dump(exclude_none=True, exclude={"custom_fields", "company_ids"})
+    return contacts_pb2.CreateContactRequest(
+        **fields,
+        custom_fields=to_struct(body.custom_fields),
+        company_ids=body.company_ids,
+    )
+
+
+def update_request(contact_id: str, body: ContactUpdate) -> contacts_pb2.UpdateContactRequest:
+    fields = body.model_dump(exclude_unset=True, exclude={"custom_fields", "company_ids"})
+    if fields.get("owner_id") is None:
+        fields.pop("owner_id", None)
+    update = contacts_pb2.UpdateContactRequest(id=contact_id, **fields)
+    if body.custom_fields:
+        update.custom_fields.CopyFrom(to_struct(body.custom_fields))
+    if body.company_ids is not None:
+        update.company_ids.ids.extend(body.company_ids)
+    return update
+
+
 @router.post(
     "",
     status_code=201,
@@ -75,12 +97,7 @@ def parse_if_match(if_match: str | None) -> int | None:
 async def create_contact(
     body: ContactCreate, request: Request, response: Response, caller: ContactsWriter
 ) -> Contact:
-    fields = body.model_dump(exclude_none=True, exclude={"custom_fields", "company_ids"})
-    create = contacts_pb2.CreateContactRequest(
-        **fields,
-        custom_fields=to_struct(body.custom_fields),
-        company_ids=body.company_ids,
-    )
+    create = create_request(body)
     stub = request.app.state.upstreams.contacts
     message = await refusing_duplicates(
         stub.CreateContact(create), lambda: stub.FindDuplicateContacts(create)
@@ -139,16 +156,18 @@ async def _search(request: Request, search: records_pb2.SearchRequest) -> Contac
 @router.get(
     "/{contact_id}",
     summary="Get a contact",
+    description="A contact merged into another answers 404 `merged` with `survivor_id` "
+    "and `survivor_url`.",
     response_model=Contact,
     responses=problems(401, 403, 404, 422),
 )
 async def get_contact(
     contact_id: str, request: Request, response: Response, caller: ContactsReader
 ) -> Contact:
-    message = await request.app.state.upstreams.contacts.GetContact(
+    call = request.app.state.upstreams.contacts.GetContact(
         contacts_pb2.GetContactRequest(id=contact_id)
     )
-    contact = to_contact(message)
+    contact = to_contact(await pointing_to_survivor(request, "contacts", contact_id, call))
     response.headers["ETag"] = etag(contact)
     return contact
 
@@ -172,14 +191,7 @@ async def update_contact(
     caller: ContactsWriter,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Contact:
-    fields = body.model_dump(exclude_unset=True, exclude={"custom_fields", "company_ids"})
-    if fields.get("owner_id") is None:
-        fields.pop("owner_id", None)
-    update = contacts_pb2.UpdateContactRequest(id=contact_id, **fields)
-    if body.custom_fields:
-        update.custom_fields.CopyFrom(to_struct(body.custom_fields))
-    if body.company_ids is not None:
-        update.company_ids.ids.extend(body.company_ids)
+    update = update_request(contact_id, body)
     expected = parse_if_match(if_match)
     if expected is not None:
         update.expected_version = expected

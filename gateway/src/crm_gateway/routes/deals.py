@@ -43,6 +43,24 @@ DEAL_FIELDS_FILTERS = (
 )
 
 
+def create_request(body: DealCreate) -> deals_pb2.CreateDealRequest:
+    fields = body.model_dump(
+        exclude_none=True,
+        exclude={"custom_fields", "contact_ids", "expected_close_date", "probability"},
+    )
+    create = deals_pb2.CreateDealRequest(
+        **fields,
+        expected_close_date=body.expected_close_date.isoformat()
+        if body.expected_close_date
+        else "",
+        contact_ids=body.contact_ids,
+        custom_fields=to_struct(body.custom_fields),
+    )
+    if body.probability is not None:
+        create.probability = body.probability
+    return create
+
+
 def to_deal(message: deals_pb2.Deal) -> Deal:
     return Deal(
         id=message.id,
@@ -87,20 +105,7 @@ def _with_etag(response: Response, deal: Deal) -> Deal:
 async def create_deal(
     body: DealCreate, request: Request, response: Response, caller: DealsWriter
 ) -> Deal:
-    fields = body.model_dump(
-        exclude_none=True,
-        exclude={"custom_fields", "contact_ids", "expected_close_date", "probability"},
-    )
-    create = deals_pb2.CreateDealRequest(
-        **fields,
-        expected_close_date=body.expected_close_date.isoformat()
-        if body.expected_close_date
-        else "",
-        contact_ids=body.contact_ids,
-        custom_fields=to_struct(body.custom_fields),
-    )
-    if body.probability is not None:
-        create.probability = body.probability
+    create = create_request(body)
     deal = to_deal(await request.app.state.upstreams.deals.CreateDeal(create))
     response.headers["Location"] = f"/v1/deals/{deal.id}"
     return _with_etag(response, deal)
@@ -154,7 +159,7 @@ async def get_deal(deal_id: str, request: Request, response: Response, caller: D
     return _with_etag(response, to_deal(message))
 
 
-def _update_request(deal_id: str, body: DealUpdate) -> deals_pb2.UpdateDealRequest:
+def update_request(deal_id: str, body: DealUpdate) -> deals_pb2.UpdateDealRequest:
     fields: dict[str, Any] = body.model_dump(
         exclude_unset=True, exclude={"custom_fields", "contact_ids"}
     )
@@ -188,7 +193,7 @@ async def update_deal(
     caller: DealsWriter,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Deal:
-    update = _update_request(deal_id, body)
+    update = update_request(deal_id, body)
     expected = parse_if_match(if_match)
     if expected is not None:
         update.expected_version = expected

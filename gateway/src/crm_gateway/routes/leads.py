@@ -36,6 +36,22 @@ LeadsReader = Annotated[RequestContext, Security(authenticated, scopes=["leads:r
 LeadsWriter = Annotated[RequestContext, Security(authenticated, scopes=["leads:write"])]
 
 
+def create_request(body: LeadCreate) -> leads_pb2.CreateLeadRequest:
+    return leads_pb2.CreateLeadRequest(
+        **body.model_dump(exclude_none=True, exclude={"custom_fields"}),
+        custom_fields=to_struct(body.custom_fields),
+    )
+
+
+def update_request(lead_id: str, body: LeadUpdate) -> leads_pb2.UpdateLeadRequest:
+    fields = body.model_dump(exclude_unset=True, exclude={"custom_fields"})
+    fields = {k: v for k, v in fields.items() if v is not None}
+    update = leads_pb2.UpdateLeadRequest(id=lead_id, **fields)
+    if body.custom_fields:
+        update.custom_fields.CopyFrom(to_struct(body.custom_fields))
+    return update
+
+
 def to_lead(message: leads_pb2.Lead) -> Lead:
     return Lead(
         id=message.id,
@@ -79,10 +95,7 @@ def _with_etag(response: Response, lead: Lead) -> Lead:
 async def create_lead(
     body: LeadCreate, request: Request, response: Response, caller: LeadsWriter
 ) -> Lead:
-    create = leads_pb2.CreateLeadRequest(
-        **body.model_dump(exclude_none=True, exclude={"custom_fields"}),
-        custom_fields=to_struct(body.custom_fields),
-    )
+    create = create_request(body)
     lead = to_lead(await request.app.state.upstreams.leads.CreateLead(create))
     response.headers["Location"] = f"/v1/leads/{lead.id}"
     return _with_etag(response, lead)
@@ -152,11 +165,7 @@ async def update_lead(
     caller: LeadsWriter,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Lead:
-    fields = body.model_dump(exclude_unset=True, exclude={"custom_fields"})
-    fields = {k: v for k, v in fields.items() if v is not None}
-    update = leads_pb2.UpdateLeadRequest(id=lead_id, **fields)
-    if body.custom_fields:
-        update.custom_fields.CopyFrom(to_struct(body.custom_fields))
+    update = update_request(lead_id, body)
     expected = parse_if_match(if_match)
     if expected is not None:
         update.expected_version = expected

@@ -220,3 +220,9 @@ class ProblemDetails(BaseModel):
     candidates: list[str] | None = Field(
         default=None, description="On a duplicate (409): the ids of the existing records"
     )
+    survivor_id: str | None = Field(
+        default=None, description="On a merged record (404 `merged`): the record it became"
+    )
+    survivor_url: str | None = Field(
+        default=None, description="On a merged record (404 `merged`): where the survivor is"
+    )

@@ -15,6 +15,8 @@ from crm_core.companies.schemas import CompanyCreate
 from crm_core.contacts import service as contacts
 from crm_core.contacts.schemas import ContactUpdate
 from crm_core.custom_fields.record_values import RecordWrite, validated_values
+from crm_core.deals import service as deals
+from crm_core.leads import service as leads
 from crm_core.models import Contact
 from crm_core.permissions.visibility import audience_of, caller_session
 from crm_core.pipelines.board import board
@@ -29,6 +31,7 @@ from crm_kit.errors import Conflict, NotFound
 from ..contacts.factories import create_contact
 from ..custom_fields.factories import define_field
 from ..deals.factories import create_deal
+from ..leads.factories import create_lead
 from ..pipelines.factories import create_pipeline
 from .factories import calling_as, set_visibility
 
@@ -218,3 +221,30 @@ class TestRowLevelSecurity:
                     assert await conn.fetchval(count) == expected
         finally:
             await conn.close()
+
+
+class TestEveryRecordType:
+    async def test_companies_leads_and_deals_hide_others_records(
+        self, factory: async_sessionmaker[AsyncSession], team: Team
+    ) -> None:
+        pipeline = await create_pipeline(factory, tenant=team.tenant)
+        async with unit_of_work(factory, tenant_id=team.tenant) as session:
+            company = await companies.create(
+                session, data=CompanyCreate(name="Bobs", owner_id=team.bob)
+            )
+        lead = await create_lead(factory, tenant=team.tenant, owner_id=team.bob)
+        deal = await create_deal(
+            factory, tenant=team.tenant, pipeline_id=pipeline.id, owner_id=team.bob
+        )
+        hidden = []
+        with calling_as(team.tenant, team.alice, "member"):
+            async with caller_session(factory) as session:
+                for get in (
+                    companies.get(session, company_id=company.id),
+                    leads.get(session, lead_id=lead.id),
+                    deals.get(session, deal_id=deal.id),
+                ):
+                    with pytest.raises(NotFound) as refused:
+                        await get
+                    hidden.append(refused.value.code)
+        assert hidden == ["company_not_found", "lead_not_found", "deal_not_found"]

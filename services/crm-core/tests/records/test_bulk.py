@@ -9,15 +9,20 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm.crm_core.v1 import contacts_pb2, records_pb2
+from crm.crm_core.v1 import contacts_pb2, deals_pb2, leads_pb2, records_pb2
 from crm_core.contacts import service as contacts
+from crm_core.entrypoints.deals_grpc import DealServicer
 from crm_core.entrypoints.grpc_server import ContactServicer
-from crm_core.models import Contact, OutboxRecord
+from crm_core.entrypoints.leads_grpc import LeadServicer
+from crm_core.models import Contact, Deal, Lead, OutboxRecord
 from crm_kit.db.session import unit_of_work
 from crm_kit.errors import InvalidArgument, PermissionDenied
 
 from ..contacts.factories import create_contact
+from ..deals.factories import create_deal
+from ..leads.factories import create_lead
 from ..permissions.factories import calling_as, set_visibility
+from ..pipelines.factories import create_pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -175,3 +180,42 @@ class TestBulkShape:
         )
         with pytest.raises(InvalidArgument, match="exactly one operation"):
             await _bulk(factory, tenant, request)
+
+
+class TestEveryRecordType:
+    async def test_leads_and_deals_report_each_item(
+        self, factory: async_sessionmaker[AsyncSession], tenant: uuid.UUID
+    ) -> None:
+        pipeline = await create_pipeline(factory, tenant=tenant)
+        lead = await create_lead(factory, tenant=tenant)
+        deal = await create_deal(factory, tenant=tenant, pipeline_id=pipeline.id)
+        leads_request = leads_pb2.BulkLeadsRequest(
+            updates=[
+                leads_pb2.UpdateLeadRequest(id=str(lead.id), last_name="Lovelace"),
+                leads_pb2.UpdateLeadRequest(id=str(uuid.uuid4()), last_name="Nobody"),
+            ]
+        )
+        deals_request = deals_pb2.BulkDealsRequest(
+            creates=[
+                deals_pb2.CreateDealRequest(
+                    name="New", currency="EUR", pipeline_id=str(pipeline.id)
+                ),
+                deals_pb2.CreateDealRequest(name="Bad", currency="EUR", pipeline_id="nope"),
+            ]
+        )
+        with calling_as(tenant, uuid.uuid4(), "admin"):
+            on_leads = await LeadServicer(factory).BulkLeads(leads_request, CTX)
+            on_deals = await DealServicer(factory).BulkDeals(deals_request, CTX)
+            deleted = await DealServicer(factory).BulkDeals(
+                deals_pb2.BulkDealsRequest(delete_ids=[str(deal.id)]), CTX
+            )
+        assert _outcomes(on_leads) == [(0, "ok"), (1, "lead_not_found")]
+        assert [r.error_status or "OK" for r in on_deals.results] == ["OK", "INVALID_ARGUMENT"]
+        assert on_deals.results[1].error_field == "pipeline_id"
+        assert _outcomes(deleted) == [(0, "ok")]
+        async with unit_of_work(factory, tenant_id=tenant) as session:
+            names = sorted(await session.scalars(select(Deal.name)))
+            renamed = await session.get(Lead, lead.id)
+        assert names == ["New"]
+        assert renamed is not None
+        assert renamed.last_name == "Lovelace"

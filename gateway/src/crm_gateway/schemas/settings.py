@@ -7,17 +7,18 @@ from typing import Literal
 from pydantic import Field
 
 from crm_gateway.schemas import ApiModel
-from crm_gateway.schemas.custom_fields import ObjectType
 
 ConfigurableRole = Literal["member", "viewer"]
 Visibility = Literal["all", "own"]
+VisibleType = Literal["contacts", "companies", "leads", "deals", "tasks"]
 
 
 class VisibilityRule(ApiModel):
     role: ConfigurableRole
-    object_type: ObjectType
+    object_type: VisibleType
     visibility: Visibility = Field(
-        description="`all` records of the type, or only `own` (the caller is the owner)"
+        description="`all` records of the type, or only `own` (the caller is the owner; "
+        "for tasks, the owner or the assignee)"
     )
 
 

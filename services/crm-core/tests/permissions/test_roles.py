@@ -113,7 +113,7 @@ class TestAdmin:
         stored = {(r.role, r.object_type): r.visibility for r in settings.rules}
         assert stored[("member", "deals")] == "own"
         assert stored[("member", "contacts")] == "all"
-        assert len(stored) == 8
+        assert len(stored) == 10  # (member, viewer) x (4 record types and tasks)
 
 
 class TestOthers:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import asyncpg
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_core.companies import service as companies
@@ -17,7 +18,7 @@ from crm_core.contacts.schemas import ContactUpdate
 from crm_core.custom_fields.record_values import RecordWrite, validated_values
 from crm_core.deals import service as deals
 from crm_core.leads import service as leads
-from crm_core.models import Contact
+from crm_core.models import Contact, Task
 from crm_core.permissions.visibility import audience_of, caller_session
 from crm_core.pipelines.board import board
 from crm_core.queries.filters import Filter
@@ -25,6 +26,7 @@ from crm_core.queries.search import SearchParams
 from crm_core.records.registry import CONTACTS
 from crm_kit.context import current_context
 from crm_kit.db.driver_reads import tenant_read
+from crm_kit.db.models import new_id
 from crm_kit.db.session import unit_of_work
 from crm_kit.errors import Conflict, NotFound
 
@@ -248,3 +250,21 @@ class TestEveryRecordType:
                         await get
                     hidden.append(refused.value.code)
         assert hidden == ["company_not_found", "lead_not_found", "deal_not_found"]
+
+
+class TestTasks:
+    async def test_own_tasks_are_those_owned_or_assigned(
+        self, factory: async_sessionmaker[AsyncSession], team: Team
+    ) -> None:
+        titles = {"owned": (team.alice, None), "assigned": (team.bob, team.alice)}
+        titles["others"] = (team.bob, team.bob)
+        async with unit_of_work(factory, tenant_id=team.tenant) as session:
+            for title, (owner, assignee) in titles.items():
+                session.add(Task(id=new_id(), title=title, owner_id=owner, assignee_id=assignee))
+        await set_visibility(factory, tenant=team.tenant, visibility="own", object_types=("tasks",))
+        seen = {}
+        for role, user in (("member", team.alice), ("admin", uuid.uuid4())):
+            with calling_as(team.tenant, user, role):
+                async with caller_session(factory) as session:
+                    seen[role] = set(await session.scalars(select(Task.title)))
+        assert seen == {"member": {"owned", "assigned"}, "admin": set(titles)}

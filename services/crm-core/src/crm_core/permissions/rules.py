@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_core.models import RecordVisibilityRule
 from crm_core.models.permission import VISIBILITY_ALL, VISIBILITY_OWN
 from crm_core.permissions.roles import CONFIGURABLE_ROLES
-from crm_core.records.registry import OBJECT_TYPES, object_spec
+from crm_core.permissions.visibility import VISIBLE_TYPES
 from crm_kit.context import current_context
 from crm_kit.db.models import utcnow
 from crm_kit.db.session import session_tenant
@@ -37,7 +37,7 @@ async def list_rules(session: AsyncSession) -> list[VisibilityRule]:
     return [
         VisibilityRule(role, object_type, stored.get((role, object_type), VISIBILITY_ALL))
         for role in CONFIGURABLE_ROLES
-        for object_type in OBJECT_TYPES
+        for object_type in VISIBLE_TYPES
     ]
 
 
@@ -51,7 +51,12 @@ def _checked(rules: Sequence[VisibilityRule]) -> list[VisibilityRule]:
                 code="role_not_configurable",
                 field=f"{where}.role",
             )
-        object_spec(rule.object_type, field_name=f"{where}.object_type")
+        if rule.object_type not in VISIBLE_TYPES:
+            raise InvalidArgument(
+                f"{where}.object_type must be one of {', '.join(VISIBLE_TYPES)}",
+                code="unknown_object_type",
+                field=f"{where}.object_type",
+            )
         if rule.visibility not in VISIBILITIES:
             raise InvalidArgument(
                 f"{where}.visibility must be all or own",

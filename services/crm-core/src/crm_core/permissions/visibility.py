@@ -1,7 +1,8 @@
 """Own-record visibility, applied to every query of the records engine.
 
-A caller whose every configurable role has `own` for an object type sees only that
-type's records it owns; any other record answers as absent (404), like another
+A caller whose every configurable role has `own` for an object type (contacts,
+companies, leads, deals, and tasks) sees only that type's records it owns (tasks: it
+owns or is assigned); any other record answers as absent (404), like another
 tenant's. The condition is SQL (the rules are read by the query itself, an indexed
 lookup PostgreSQL runs once per statement), so nothing is cached and a rule change
 applies to the next statement. The edge says who is asking (`caller_session`); a
@@ -34,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.sql.elements import ColumnElement
 
-from crm_core.models import RecordVisibilityRule
+from crm_core.models import RecordVisibilityRule, Task
 from crm_core.models.permission import VISIBILITY_OWN
 from crm_core.permissions.roles import CONFIGURABLE_ROLES, FULL_ROLES, TRUSTED_ACTORS
 from crm_core.records.registry import OBJECT_TYPES, ObjectSpec
@@ -84,24 +85,41 @@ def _own_rules(tenant: Any, object_type: str, roles: Any, *, inline: bool = Fals
     )
 
 
-def visible(spec: ObjectSpec, audience: Audience, tenant: uuid.UUID) -> ColumnElement[bool]:
-    """The rows of `spec` the audience may see: its own, or all when a role has `all`."""
-    owner: Any = spec.model.owner_id
-    own: ColumnElement[bool] = owner == audience.user_id if audience.user_id else false()
+@dataclass(frozen=True)
+class VisibleType:
+    """A type whose rows visibility rules limit, and the columns that make a row one's own."""
+
+    name: str
+    model: Any
+    mine: tuple[str, ...] = ("owner_id",)
+
+    def own(self, user: Any) -> ColumnElement[bool]:
+        return or_(*(getattr(self.model, column) == user for column in self.mine))
+
+
+# The record types, and tasks: a task is one's own as its owner or its assignee.
+VISIBLE_TYPES: dict[str, VisibleType] = {
+    **{spec.name: VisibleType(spec.name, spec.model) for spec in OBJECT_TYPES.values()},
+    "tasks": VisibleType("tasks", Task, ("owner_id", "assignee_id")),
+}
+
+
+def visible(kind: VisibleType, audience: Audience, tenant: uuid.UUID) -> ColumnElement[bool]:
+    """The rows of `kind` the audience may see: its own, or all when a role has `all`."""
+    own = kind.own(audience.user_id) if audience.user_id else false()
     if not audience.roles:
         return own
     roles = bindparam(None, list(audience.roles), type_=ARRAY(String), unique=True)
-    return or_(own, _own_rules(tenant, spec.name, roles) < len(audience.roles))
+    return or_(own, _own_rules(tenant, kind.name, roles) < len(audience.roles))
 
 
 def driver_visible(spec: ObjectSpec) -> ColumnElement[bool]:
     """`visible` with bind parameters, for statements compiled once (driver reads);
     its values come from `driver_values`."""
-    owner: Any = spec.model.owner_id
     roles = bindparam("visibility_roles", type_=ARRAY(String))
     return or_(
         bindparam("visibility_sees_all", type_=Boolean),
-        owner == bindparam("visibility_user_id"),
+        VISIBLE_TYPES[spec.name].own(bindparam("visibility_user_id")),
         _own_rules(bindparam("tenant_id"), spec.name, roles, inline=True) < func.cardinality(roles),
     )
 
@@ -126,8 +144,8 @@ def _limit_to_visible(state: ORMExecuteState) -> None:
     tenant = state.session.info[TENANT_KEY]
     state.statement = state.statement.options(
         *(
-            with_loader_criteria(spec.model, visible(spec, audience, tenant), include_aliases=True)
-            for spec in OBJECT_TYPES.values()
+            with_loader_criteria(kind.model, visible(kind, audience, tenant), include_aliases=True)
+            for kind in VISIBLE_TYPES.values()
         )
     )
 

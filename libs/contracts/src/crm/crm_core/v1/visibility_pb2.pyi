@@ -28,7 +28,7 @@ class VisibilityRule(_message.Message):
     role: _builtins.str
     """"member" or "viewer"."""
     object_type: _builtins.str
-    """contacts, companies, leads, deals."""
+    """contacts, companies, leads, deals, tasks (own: owned or assigned)."""
     visibility: _builtins.str
     """"all" or "own"."""
     def __init__(

@@ -183,6 +183,8 @@ class TestCrossTenant:
         assert attach.status_code == 422
         assert attach.json()["code"] == "record_not_found"
         for kind in ("notes", "tasks", "activities", "tags"):
-            assert (await api.get(f"/v1/{kind}", headers=b)).json()["data"] == []
+            listed = await api.get(f"/v1/{kind}", headers=b)
+            assert listed.status_code == 200, (kind, listed.status_code, listed.text)
+            assert listed.json()["data"] == []
         intact = await api.get(f"/v1/notes/{note['id']}", headers=tenant_a.headers)
         assert intact.json()["body_html"] == "<p>s</p>"

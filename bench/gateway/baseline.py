@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import jwt
@@ -20,7 +19,7 @@ from fastapi import FastAPI
 from crm_gateway.app import create_app
 from crm_gateway.security import authenticated
 from crm_gateway.settings import GatewaySettings
-from crm_kit.context import RequestContext, bind_context, current_context
+from crm_kit.context import RequestContext, bind_for_this_task, current_context
 from crm_kit.logging import configure_logging
 
 
@@ -33,7 +32,7 @@ def create_baseline_app(settings: GatewaySettings, access_token: str) -> FastAPI
 
     # Async, as `authenticated` is: FastAPI runs it in the request's task, so the
     # context it binds is the one the route and the gRPC client interceptor see.
-    async def fixed_caller() -> AsyncIterator[RequestContext]:
+    async def fixed_caller() -> RequestContext:
         ctx = replace(
             current_context(),
             tenant_id=tenant_id,
@@ -41,8 +40,8 @@ def create_baseline_app(settings: GatewaySettings, access_token: str) -> FastAPI
             roles=roles,
             access_token=access_token,
         )
-        with bind_context(ctx):
-            yield ctx
+        bind_for_this_task(ctx)
+        return ctx
 
     app = create_app(settings)
     app.dependency_overrides[authenticated] = fixed_caller

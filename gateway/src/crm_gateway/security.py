@@ -9,7 +9,7 @@ declares none is not open to API keys at all.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Annotated
 
@@ -23,7 +23,7 @@ from crm_gateway.request_log import CALLER_STATE_KEY
 from crm_gateway.settings import GatewaySettings, PlanRateLimitSpecs
 from crm_kit.auth import api_key_format
 from crm_kit.auth.tokens import API_KEY_ACTOR, AccessTokenVerifier, Principal
-from crm_kit.context import RequestContext, bind_context, current_context
+from crm_kit.context import RequestContext, bind_for_this_task, current_context
 
 bearer_scheme = HTTPBearer(
     auto_error=False, bearerFormat="JWT", description="An access token from /v1/auth/login"
@@ -151,8 +151,11 @@ async def authenticated(
     security_scopes: SecurityScopes,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     _api_key: Annotated[HTTPAuthorizationCredentials | None, Depends(api_key_scheme)],
-) -> AsyncIterator[RequestContext]:
-    """The verified caller, bound as the request context for logs and upstream calls."""
+) -> RequestContext:
+    """The verified caller, bound as the request context for logs and upstream calls.
+
+    A plain function, not a generator: FastAPI wraps generator dependencies in an exit
+    stack per request. The context stays bound for the rest of the request's task."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Problem(401, "unauthenticated", "a bearer access token or API key is required")
     principal, access_token = await _principal(request, credentials.credentials)
@@ -181,8 +184,8 @@ async def authenticated(
         actor_kind=principal.actor_kind,
     )
     setattr(request.state, CALLER_STATE_KEY, ctx)
-    with bind_context(ctx):
-        yield ctx
+    bind_for_this_task(ctx)
+    return ctx
 
 
 Caller = Annotated[RequestContext, Depends(authenticated)]

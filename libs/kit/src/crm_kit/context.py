@@ -55,6 +55,14 @@ def current_context() -> RequestContext:
     return _current.get() or RequestContext(request_id="-")
 
 
+def bind_for_this_task(ctx: RequestContext) -> None:
+    """Bind `ctx` until the current asyncio task ends (each task has its own copy of the
+    context). For a step inside a request's own task, such as a FastAPI dependency, where
+    a context manager around the rest of the request would cost a wrapper per request;
+    the request's outer `bind_context` still restores the previous value at its end."""
+    _current.set(ctx)
+
+
 @contextmanager
 def bind_context(ctx: RequestContext) -> Iterator[RequestContext]:
     token = _current.set(ctx)

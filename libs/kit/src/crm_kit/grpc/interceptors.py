@@ -227,6 +227,25 @@ def outgoing_metadata(ctx: RequestContext) -> list[tuple[str, str]]:
     return metadata
 
 
+def _with_context(
+    client_call_details: grpc.aio.ClientCallDetails, default_timeout: float
+) -> grpc.aio.ClientCallDetails:
+    """The call's details plus the caller's context metadata and a default deadline."""
+    metadata = grpc.aio.Metadata(*(client_call_details.metadata or ()))
+    for key, value in outgoing_metadata(current_context()):
+        if key not in metadata:
+            metadata.add(key, value)
+    return grpc.aio.ClientCallDetails(
+        method=client_call_details.method,
+        timeout=client_call_details.timeout or default_timeout,
+        metadata=metadata,
+        credentials=client_call_details.credentials,
+        wait_for_ready=client_call_details.wait_for_ready,
+    )
+
+
+# grpc.aio files an interceptor under the first call kind it subclasses, so each kind
+# needs its own class.
 class ContextClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
     """Adds the caller's context and a default deadline to every unary call."""
 
@@ -239,24 +258,52 @@ class ContextClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
         client_call_details: grpc.aio.ClientCallDetails,
         request: Any,
     ) -> Any:
-        metadata = grpc.aio.Metadata(*(client_call_details.metadata or ()))
-        for key, value in outgoing_metadata(current_context()):
-            if key not in metadata:
-                metadata.add(key, value)
-        details = grpc.aio.ClientCallDetails(
-            method=client_call_details.method,
-            timeout=client_call_details.timeout or self._default_timeout,
-            metadata=metadata,
-            credentials=client_call_details.credentials,
-            wait_for_ready=client_call_details.wait_for_ready,
+        return await continuation(
+            _with_context(client_call_details, self._default_timeout), request
         )
-        return await continuation(details, request)
+
+
+class ContextStreamUnaryClientInterceptor(grpc.aio.StreamUnaryClientInterceptor):
+    """The same for calls that stream their request (uploads)."""
+
+    def __init__(self, *, default_timeout: float = 10.0) -> None:
+        self._default_timeout = default_timeout
+
+    async def intercept_stream_unary(
+        self,
+        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        details = _with_context(client_call_details, self._default_timeout)
+        return await continuation(details, request_iterator)
+
+
+class ContextUnaryStreamClientInterceptor(grpc.aio.UnaryStreamClientInterceptor):
+    """The same for calls that stream their response (downloads)."""
+
+    def __init__(self, *, default_timeout: float = 10.0) -> None:
+        self._default_timeout = default_timeout
+
+    async def intercept_unary_stream(
+        self,
+        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        return await continuation(
+            _with_context(client_call_details, self._default_timeout), request
+        )
 
 
 def insecure_channel(address: str, *, default_timeout: float = 10.0) -> grpc.aio.Channel:
     """A channel to another service that forwards the caller's context."""
     return grpc.aio.insecure_channel(
         address,
-        interceptors=[ContextClientInterceptor(default_timeout=default_timeout)],
+        interceptors=[
+            ContextClientInterceptor(default_timeout=default_timeout),
+            ContextStreamUnaryClientInterceptor(default_timeout=default_timeout),
+            ContextUnaryStreamClientInterceptor(default_timeout=default_timeout),
+        ],
         options=[("grpc.enable_retries", 1), ("grpc.keepalive_time_ms", 30_000)],
     )

@@ -16,6 +16,7 @@ from crm_core.files import service as files
 from crm_core.files.blob_cleanup import use_store
 from crm_core.files.service import FileLimits
 from crm_core.files.storage import LocalDiskStore
+from crm_core.merges import service as merges
 from crm_core.models import StoredFile
 from crm_core.timeline.record_refs import RecordRef
 from crm_kit.db.session import unit_of_work
@@ -178,4 +179,26 @@ class TestDeletion:
         with pytest.raises(RuntimeError):
             await delete_then_fail()
 
+        assert await downloaded(factory, store, tenant=tenant, file_id=stored.id) == PNG
+
+
+class TestMerge:
+    async def test_a_merged_records_files_move_to_the_survivor(
+        self, factory: Factory, store: LocalDiskStore, tenant: uuid.UUID
+    ) -> None:
+        survivor = await contact_ref(factory, tenant)
+        merged = await contact_ref(factory, tenant)
+        stored = await upload(factory, store, tenant=tenant, record=merged)
+
+        async with unit_of_work(factory, tenant_id=tenant) as session:
+            await merges.merge(
+                session,
+                object_type="contacts",
+                survivor_id=survivor.record_id,
+                merged_id=merged.record_id,
+            )
+
+        async with unit_of_work(factory, tenant_id=tenant) as session:
+            moved = await files.list_for_record(session, record=survivor)
+        assert [f.id for f in moved] == [stored.id]
         assert await downloaded(factory, store, tenant=tenant, file_id=stored.id) == PNG

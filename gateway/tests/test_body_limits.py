@@ -103,3 +103,30 @@ class TestNulCharacters:
 
         assert response.status_code == 422
         assert [e["field"] for e in response.json()["errors"]] == ["email"]
+
+
+FILES_PATH = "/v1/contacts/5b0c5c1e-3f7a-4c39-9d0e-2f6f1d9b6a10/files"
+
+
+class TestFileUploadBodies:
+    async def test_a_multipart_upload_over_the_json_limit_reaches_the_route(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.post(
+            FILES_PATH, files={"file": ("a.bin", b"x" * (4 * MAX_BODY_BYTES))}
+        )
+
+        # Past the body limit; authentication refuses the missing token.
+        assert response.status_code == 401
+
+    async def test_json_to_the_upload_route_is_415(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            FILES_PATH, content=b"{}", headers={"Content-Type": "application/json"}
+        )
+
+        assert response.status_code == 415
+
+    async def test_multipart_elsewhere_is_still_415(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/v1/contacts", files={"file": ("a.bin", b"x")})
+
+        assert response.status_code == 415

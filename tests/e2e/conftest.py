@@ -49,7 +49,7 @@ async def _clean_bus_and_limits() -> None:
 
 
 @pytest.fixture(scope="session")
-def stack_config() -> StackConfig:
+def stack_config(tmp_path_factory: pytest.TempPathFactory) -> StackConfig:
     return stack_config_for_tests(
         database_suffix="_e2e",
         port_offset=PORT_OFFSET,
@@ -62,6 +62,7 @@ def stack_config() -> StackConfig:
                 {E2E_PLAN: {"principal": f"{E2E_PLAN_LIMIT_PER_SECOND}/second"}}
             ),
             "IDENTITY_BCRYPT_ROUNDS": "10",
+            "CRM_CORE_FILES_ROOT": str(tmp_path_factory.mktemp("e2e-files")),
         },
     )
 

@@ -26,6 +26,7 @@ from crm_gateway.routes import (
     contacts,
     custom_fields,
     deals,
+    files,
     health,
     leads,
     me,
@@ -112,13 +113,18 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         activities.router,
         tasks.router,
         notes.router,
+        files.router,
         tags.router,
         timeline.router,
     )
     for router in (*routers, health.router):
         app.include_router(router)
     idempotency.install(app, settings)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        rules=[files.upload_body_rule(settings.max_file_bytes)],
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

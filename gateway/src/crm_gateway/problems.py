@@ -38,6 +38,9 @@ GRPC_TO_HTTP: dict[grpc.StatusCode, int] = {
     grpc.StatusCode.UNIMPLEMENTED: 501,
 }
 
+# Error codes whose HTTP status is not their gRPC status's (a quota that is a size).
+CODE_TO_HTTP = {"file_too_large": 413}
+
 TITLES = {
     400: "Bad request",
     401: "Unauthorized",
@@ -106,6 +109,7 @@ def from_rpc_error(error: grpc.aio.AioRpcError) -> Problem:
     status = GRPC_TO_HTTP.get(error.code(), 500)
     trailing = {k: v for k, v in (error.trailing_metadata() or ()) if isinstance(v, str)}
     code = trailing.get(ERROR_CODE_METADATA_KEY) or error.code().name.lower()
+    status = CODE_TO_HTTP.get(code, status)
     if status == 500:
         log.error("upstream failed", extra={"grpc_status": error.code().name})
         return Problem(500, "internal", "the request could not be completed")

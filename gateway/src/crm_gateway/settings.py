@@ -58,6 +58,9 @@ class GatewaySettings(BaseServiceSettings):
     idempotency_ttl_seconds: int = Field(default=86_400, ge=1)
     idempotency_storage_url: str = ""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # An uploaded file's limit (keep it equal to crm-core's CRM_CORE_FILES_MAX_BYTES, which
+    # enforces it on the bytes); the upload route's body may pass it by the multipart framing.
+    max_file_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     cors_origins: list[str] = Field(default_factory=list)
     # Proxies (load balancer, ingress) whose X-Forwarded-For names the real client:
     # comma-separated IPs or CIDRs, "*" for any. Empty trusts none, so per-IP limits

@@ -12,6 +12,7 @@ from crm.crm_core.v1 import (
     custom_fields_pb2_grpc,
     deals_pb2_grpc,
     engagements_pb2_grpc,
+    files_pb2_grpc,
     leads_pb2_grpc,
     merges_pb2_grpc,
     pipelines_pb2_grpc,
@@ -42,6 +43,7 @@ class Upstreams:
     notes: engagements_pb2_grpc.NoteServiceStub
     tags: engagements_pb2_grpc.TagServiceStub
     timeline: engagements_pb2_grpc.TimelineServiceStub
+    files: files_pb2_grpc.FileServiceStub
 
     @classmethod
     def connect(cls, settings: GatewaySettings) -> Upstreams:
@@ -67,6 +69,7 @@ class Upstreams:
             notes=engagements_pb2_grpc.NoteServiceStub(crm_core),
             tags=engagements_pb2_grpc.TagServiceStub(crm_core),
             timeline=engagements_pb2_grpc.TimelineServiceStub(crm_core),
+            files=files_pb2_grpc.FileServiceStub(crm_core),
         )
 
     async def close(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,7 +10,8 @@ import grpc
 import pytest
 from sqlalchemy.exc import DBAPIError
 
-from crm_kit.errors import ERROR_CODE_METADATA_KEY
+from crm_kit.context import current_context
+from crm_kit.errors import ERROR_CODE_METADATA_KEY, NotFound, QuotaExceeded
 from crm_kit.grpc.interceptors import ContextServerInterceptor
 
 pytestmark = pytest.mark.unit
@@ -29,8 +30,10 @@ class RecordingContext:
     status: grpc.StatusCode | None = None
     trailing: Sequence[tuple[str, str]] = field(default_factory=tuple)
 
+    metadata: tuple[tuple[str, str], ...] = ()
+
     def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
-        return ()
+        return self.metadata
 
     def set_trailing_metadata(self, metadata: Sequence[tuple[str, str]]) -> None:
         self.trailing = metadata
@@ -77,3 +80,96 @@ class TestDatabaseErrors:
 
         assert context.status is grpc.StatusCode.INTERNAL
         assert (ERROR_CODE_METADATA_KEY, "internal") in context.trailing
+
+
+async def intercepted(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    async def continuation(details: Any) -> grpc.RpcMethodHandler:
+        return handler
+
+    interceptor = ContextServerInterceptor(None, public_methods={METHOD})
+    return await interceptor.intercept_service(continuation, CallDetails(METHOD))
+
+
+async def chunks(*items: bytes) -> AsyncIterator[bytes]:
+    for item in items:
+        yield item
+
+
+REQUEST_ID = (("x-request-id", "req-1"),)
+
+
+class TestRequestStreams:
+    async def test_the_handler_reads_the_stream_with_the_context_bound(self) -> None:
+        async def upload(requests: AsyncIterator[bytes], context: Any) -> str:
+            parts = [part async for part in requests]
+            return f"{current_context().request_id}:{b''.join(parts).decode()}"
+
+        handler = await intercepted(grpc.stream_unary_rpc_method_handler(upload))
+
+        reply = await handler.stream_unary(
+            chunks(b"a", b"b"), RecordingContext(metadata=REQUEST_ID)
+        )
+
+        assert reply == "req-1:ab"
+
+    async def test_a_service_error_maps_to_its_status(self) -> None:
+        async def upload(requests: AsyncIterator[bytes], context: Any) -> str:
+            raise QuotaExceeded("too big", code="file_too_large")
+
+        handler = await intercepted(grpc.stream_unary_rpc_method_handler(upload))
+        context = RecordingContext()
+
+        with pytest.raises(Aborted):
+            await handler.stream_unary(chunks(b"a"), context)
+
+        assert context.status is grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert (ERROR_CODE_METADATA_KEY, "file_too_large") in context.trailing
+
+
+class TestResponseStreams:
+    async def test_every_message_is_produced_with_the_context_bound(self) -> None:
+        async def download(request: Any, context: Any) -> AsyncIterator[str]:
+            for part in ("a", "b"):
+                yield f"{current_context().request_id}:{part}"
+
+        handler = await intercepted(grpc.unary_stream_rpc_method_handler(download))
+
+        replies = [
+            r async for r in handler.unary_stream(object(), RecordingContext(metadata=REQUEST_ID))
+        ]
+
+        assert replies == ["req-1:a", "req-1:b"]
+        assert current_context().request_id == "-"
+
+    async def test_an_error_after_some_messages_still_ends_with_its_status(self) -> None:
+        async def download(request: Any, context: Any) -> AsyncIterator[str]:
+            yield "first"
+            raise NotFound("gone", code="file_not_found")
+
+        handler = await intercepted(grpc.unary_stream_rpc_method_handler(download))
+        context = RecordingContext()
+        replies: list[str] = []
+
+        async def drain() -> None:
+            async for reply in handler.unary_stream(object(), context):
+                replies.append(reply)
+
+        with pytest.raises(Aborted):
+            await drain()
+
+        assert replies == ["first"]
+        assert context.status is grpc.StatusCode.NOT_FOUND
+        assert (ERROR_CODE_METADATA_KEY, "file_not_found") in context.trailing
+
+    async def test_an_unexpected_error_is_internal(self) -> None:
+        async def download(request: Any, context: Any) -> AsyncIterator[str]:
+            raise RuntimeError("secret")
+            yield "never"
+
+        handler = await intercepted(grpc.unary_stream_rpc_method_handler(download))
+        context = RecordingContext()
+
+        with pytest.raises(Aborted):
+            _ = [reply async for reply in handler.unary_stream(object(), context)]
+
+        assert context.status is grpc.StatusCode.INTERNAL

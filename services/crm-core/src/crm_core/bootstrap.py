@@ -9,6 +9,7 @@ from crm.crm_core.v1 import (
     contacts_pb2_grpc,
     custom_fields_pb2_grpc,
     deals_pb2_grpc,
+    files_pb2_grpc,
     leads_pb2_grpc,
     merges_pb2_grpc,
     pipelines_pb2_grpc,
@@ -17,6 +18,7 @@ from crm.crm_core.v1 import (
 from crm_core.entrypoints.consumers import build_consumer
 from crm_core.entrypoints.deals_grpc import DEAL_SERVICE, DealServicer
 from crm_core.entrypoints.engagements_grpc import engagement_registrations
+from crm_core.entrypoints.files_grpc import FILE_SERVICE, FileServicer
 from crm_core.entrypoints.grpc_server import CONTACT_SERVICE, ContactServicer
 from crm_core.entrypoints.leads_grpc import LEAD_SERVICE, LeadServicer
 from crm_core.entrypoints.merges_grpc import MERGE_SERVICE, MergeServicer
@@ -28,7 +30,11 @@ from crm_core.entrypoints.records_grpc import (
     CustomFieldServicer,
 )
 from crm_core.entrypoints.visibility_grpc import VISIBILITY_SERVICE, VisibilityServicer
+from crm_core.files.blob_cleanup import use_store
+from crm_core.files.service import FileLimits
+from crm_core.files.storage import LocalDiskStore
 from crm_core.models import OutboxRecord
+from crm_core.settings import CrmCoreSettings
 from crm_kit.grpc.server import ServiceRegistration
 from crm_kit.runtime import ServiceParts
 from crm_kit.settings import ServiceSettings
@@ -43,6 +49,10 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
     leads = LeadServicer(factory)
     visibility = VisibilityServicer(factory)
     merges = MergeServicer(factory)
+    core = settings if isinstance(settings, CrmCoreSettings) else CrmCoreSettings()
+    store = LocalDiskStore(core.files_root)
+    use_store(store)
+    files = FileServicer(factory, store, FileLimits(max_bytes=core.files_max_bytes))
     return ServiceParts(
         registrations=[
             ServiceRegistration(
@@ -86,6 +96,10 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
             ServiceRegistration(
                 MERGE_SERVICE,
                 lambda server: merges_pb2_grpc.add_MergeServiceServicer_to_server(merges, server),
+            ),
+            ServiceRegistration(
+                FILE_SERVICE,
+                lambda server: files_pb2_grpc.add_FileServiceServicer_to_server(files, server),
             ),
             *engagement_registrations(factory),
         ],

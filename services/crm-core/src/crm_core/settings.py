@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -16,3 +18,6 @@ class CrmCoreSettings(ServiceSettings):
     database_url: str = _RUNTIME_URL
     migration_database_url: str = _MIGRATION_URL
     grpc_port: int = Field(default=50052, ge=1, le=65535)
+    # Where uploaded files live (local disk); S3-compatible storage is not built yet.
+    files_root: Path = Path.home() / ".local" / "share" / "crm" / "files"
+    files_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1)

@@ -127,6 +127,7 @@ class TestSchemaRules:
             "deal_contacts": (True, True, 1),
             "deal_stage_history": (True, True, 1),
             "deals": (True, True, 1),
+            "files": (True, True, 1),
             "leads": (True, True, 1),
             "notes": (True, True, 1),
             "pipelines": (True, True, 1),

@@ -38,6 +38,7 @@ SCOPE_FAMILIES = (
     "tasks",
     "notes",
     "tags",
+    "files",
 )
 SCOPE_ACTIONS = (READ, WRITE)
 SCOPES = tuple(f"{family}:{action}" for family in SCOPE_FAMILIES for action in SCOPE_ACTIONS)

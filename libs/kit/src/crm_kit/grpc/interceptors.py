@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import grpc
@@ -57,30 +58,56 @@ class ContextServerInterceptor(grpc.aio.ServerInterceptor):
         method: str = handler_call_details.method
         if handler is None or method.startswith(ALWAYS_PUBLIC_PREFIXES):
             return handler
-        if handler.unary_unary is None:
-            raise RuntimeError(f"{method}: only unary-unary methods are served so far")
         public = method in self._public
-        behavior: Behavior = handler.unary_unary
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._guarded_unary(method, public, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                self._guarded_unary(method, public, handler.stream_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._guarded_stream(method, public, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        raise RuntimeError(f"{method}: bidirectional streaming methods are not served")
+
+    def _guarded_unary(self, method: str, public: bool, behavior: Behavior) -> Behavior:
+        """One response (the request may be a stream): bound context, mapped errors."""
 
         async def guarded(request: Any, context: ServicerContext) -> Any:
-            try:
+            with _mapped_errors(method, context) as failed:
                 ctx = await self._context_for(_metadata(context), public=public)
                 with bind_context(ctx):
                     return await behavior(request, context)
-            except ServiceError as error:
-                await _abort(context, error)
-            except DBAPIError as error:
-                await _abort(context, _database_error(method, error))
-            except Exception:
-                # Never the exception's text: it may quote SQL or values.
-                log.exception("unhandled error in %s", method)
-                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+            await failed.abort()
 
-        return grpc.unary_unary_rpc_method_handler(
-            guarded,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return guarded
+
+    def _guarded_stream(
+        self, method: str, public: bool, behavior: Callable[[Any, ServicerContext], Any]
+    ) -> Callable[[Any, ServicerContext], AsyncIterator[Any]]:
+        """A response stream: the context stays bound and errors map until the last message.
+
+        An error after some messages went out still ends the call with the mapped status.
+        """
+
+        async def guarded(request: Any, context: ServicerContext) -> AsyncIterator[Any]:
+            with _mapped_errors(method, context) as failed:
+                ctx = await self._context_for(_metadata(context), public=public)
+                with bind_context(ctx):
+                    async for response in behavior(request, context):
+                        yield response
+            await failed.abort()
+
+        return guarded
 
     async def _context_for(self, metadata: dict[str, str], *, public: bool) -> RequestContext:
         request_id = metadata.get("x-request-id") or uuid.uuid4().hex
@@ -118,6 +145,43 @@ class ContextServerInterceptor(grpc.aio.ServerInterceptor):
             user_agent=user_agent,
             traceparent=traceparent,
         )
+
+
+class _Failure:
+    """The status a failed call ends with, decided inside `_mapped_errors`."""
+
+    def __init__(self, context: ServicerContext) -> None:
+        self._context = context
+        self.error: ServiceError | None = None
+        self.internal = False
+
+    async def abort(self) -> None:
+        if self.error is not None:
+            await _abort(self._context, self.error)
+        elif self.internal:
+            await self._context.abort(grpc.StatusCode.INTERNAL, "internal error")
+
+
+@contextmanager
+def _mapped_errors(method: str, context: ServicerContext) -> Iterator[_Failure]:
+    """Records what the handler raised as one status; the caller aborts after the block.
+
+    Aborting outside the `except` keeps grpc's own abort exception (and, for a response
+    stream, the generator's close) from being caught and mapped a second time.
+    """
+    failed = _Failure(context)
+    try:
+        yield failed
+    except ServiceError as error:
+        failed.error = error
+    except DBAPIError as error:
+        failed.error = _database_error(method, error)
+    except grpc.aio.AbortError:
+        raise
+    except Exception:
+        # Never the exception's text: it may quote SQL or values.
+        log.exception("unhandled error in %s", method)
+        failed.internal = True
 
 
 def _database_error(method: str, error: DBAPIError) -> ServiceError:
@@ -163,6 +227,25 @@ def outgoing_metadata(ctx: RequestContext) -> list[tuple[str, str]]:
     return metadata
 
 
+def _with_context(
+    client_call_details: grpc.aio.ClientCallDetails, default_timeout: float
+) -> grpc.aio.ClientCallDetails:
+    """The call's details plus the caller's context metadata and a default deadline."""
+    metadata = grpc.aio.Metadata(*(client_call_details.metadata or ()))
+    for key, value in outgoing_metadata(current_context()):
+        if key not in metadata:
+            metadata.add(key, value)
+    return grpc.aio.ClientCallDetails(
+        method=client_call_details.method,
+        timeout=client_call_details.timeout or default_timeout,
+        metadata=metadata,
+        credentials=client_call_details.credentials,
+        wait_for_ready=client_call_details.wait_for_ready,
+    )
+
+
+# grpc.aio files an interceptor under the first call kind it subclasses, so each kind
+# needs its own class.
 class ContextClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
     """Adds the caller's context and a default deadline to every unary call."""
 
@@ -175,24 +258,52 @@ class ContextClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
         client_call_details: grpc.aio.ClientCallDetails,
         request: Any,
     ) -> Any:
-        metadata = grpc.aio.Metadata(*(client_call_details.metadata or ()))
-        for key, value in outgoing_metadata(current_context()):
-            if key not in metadata:
-                metadata.add(key, value)
-        details = grpc.aio.ClientCallDetails(
-            method=client_call_details.method,
-            timeout=client_call_details.timeout or self._default_timeout,
-            metadata=metadata,
-            credentials=client_call_details.credentials,
-            wait_for_ready=client_call_details.wait_for_ready,
+        return await continuation(
+            _with_context(client_call_details, self._default_timeout), request
         )
-        return await continuation(details, request)
+
+
+class ContextStreamUnaryClientInterceptor(grpc.aio.StreamUnaryClientInterceptor):
+    """The same for calls that stream their request (uploads)."""
+
+    def __init__(self, *, default_timeout: float = 10.0) -> None:
+        self._default_timeout = default_timeout
+
+    async def intercept_stream_unary(
+        self,
+        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        details = _with_context(client_call_details, self._default_timeout)
+        return await continuation(details, request_iterator)
+
+
+class ContextUnaryStreamClientInterceptor(grpc.aio.UnaryStreamClientInterceptor):
+    """The same for calls that stream their response (downloads)."""
+
+    def __init__(self, *, default_timeout: float = 10.0) -> None:
+        self._default_timeout = default_timeout
+
+    async def intercept_unary_stream(
+        self,
+        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        return await continuation(
+            _with_context(client_call_details, self._default_timeout), request
+        )
 
 
 def insecure_channel(address: str, *, default_timeout: float = 10.0) -> grpc.aio.Channel:
     """A channel to another service that forwards the caller's context."""
     return grpc.aio.insecure_channel(
         address,
-        interceptors=[ContextClientInterceptor(default_timeout=default_timeout)],
+        interceptors=[
+            ContextClientInterceptor(default_timeout=default_timeout),
+            ContextStreamUnaryClientInterceptor(default_timeout=default_timeout),
+            ContextUnaryStreamClientInterceptor(default_timeout=default_timeout),
+        ],
         options=[("grpc.enable_retries", 1), ("grpc.keepalive_time_ms", 30_000)],
     )

@@ -4,8 +4,8 @@ Contacts: company links (the survivor's primary stays; a shared company keeps on
 link), deal participation, leads converted into it, activity participants. Companies:
 contact links (a contact whose primary was the merged company gets the survivor as
 primary), deals, leads converted into it. Both: custom relation values pointing at it,
-links of activities/tasks/notes, tags and field-change history (record_links,
-record_tags, record_changes). Every statement sees the whole tenant (EVERY_RECORD):
+links of activities/tasks/notes, tags, field-change history and files (record_links,
+record_tags, record_changes, files). Every statement sees the whole tenant (EVERY_RECORD):
 a relation the caller cannot see must move too.
 """
 
@@ -27,6 +27,7 @@ from crm_core.models import (
     RecordChange,
     RecordLink,
     RecordTag,
+    StoredFile,
 )
 from crm_core.permissions.visibility import EVERY_RECORD
 from crm_core.records.registry import object_spec
@@ -79,12 +80,13 @@ async def _move_shared(
             session,
             update(model).where(kind, model.record_id == merged).values(record_id=survivor),
         )
-    await _run(
-        session,
-        update(RecordChange)
-        .where(RecordChange.record_type == object_type, RecordChange.record_id == merged)
-        .values(record_id=survivor),
-    )
+    for history in (RecordChange, StoredFile):
+        await _run(
+            session,
+            update(history)
+            .where(history.record_type == object_type, history.record_id == merged)
+            .values(record_id=survivor),
+        )
 
 
 async def _move_participants(session: AsyncSession, merged: uuid.UUID, survivor: uuid.UUID) -> None:

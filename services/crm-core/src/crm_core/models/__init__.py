@@ -14,6 +14,7 @@ from crm_core.models.engagement import (
     Tag,
     Task,
 )
+from crm_core.models.file import StoredFile
 from crm_core.models.lead import Lead
 from crm_core.models.merge import RecordMerge
 from crm_core.models.permission import RecordVisibilityRule
@@ -40,6 +41,7 @@ __all__ = [
     "RecordTag",
     "RecordVisibilityRule",
     "Stage",
+    "StoredFile",
     "Tag",
     "Task",
 ]

@@ -6,6 +6,8 @@
   `record_deleted`), so a deletion never leaves an orphan nobody can reach by record.
 - Tags on the record go (the tag itself stays for other records).
 - The record's field-change history goes with it, as a deal's stage history does.
+- The record's files go: their rows here, their bytes once the transaction commits
+  (`crm_core.files.blob_cleanup`).
 
 This runs in a mapper `after_delete` hook, inside the flush that deletes the record,
 so every way of deleting a record (the four services, and any later bulk path that
@@ -20,11 +22,21 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, delete, event, exists, insert, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Mapper
+from sqlalchemy.orm import Mapper, object_session
 
 from crm.events.v1 import crm_core_pb2 as events
 from crm_core.events import SERVICE_NAME
-from crm_core.models import Activity, Note, OutboxRecord, RecordChange, RecordLink, RecordTag, Task
+from crm_core.files.blob_cleanup import remove_after_commit
+from crm_core.models import (
+    Activity,
+    Note,
+    OutboxRecord,
+    RecordChange,
+    RecordLink,
+    RecordTag,
+    StoredFile,
+    Task,
+)
 from crm_kit.events.outbox import build_envelope
 
 if TYPE_CHECKING:
@@ -113,11 +125,35 @@ def remove_relations(
         )
 
 
+def delete_record_files(
+    connection: Connection, *, tenant: uuid.UUID, record_type: str, record_id: uuid.UUID
+) -> list[str]:
+    """Deletes a deleted record's file rows; returns their storage keys."""
+    table = _table(StoredFile)
+    return list(
+        connection.execute(
+            delete(table)
+            .where(
+                table.c.tenant_id == tenant,
+                table.c.record_type == record_type,
+                table.c.record_id == record_id,
+            )
+            .returning(table.c.storage_key)
+        ).scalars()
+    )
+
+
 def _cleaner(record_type: str) -> Any:
     def after_delete(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
         remove_relations(
             connection, tenant=target.tenant_id, record_type=record_type, record_id=target.id
         )
+        keys = delete_record_files(
+            connection, tenant=target.tenant_id, record_type=record_type, record_id=target.id
+        )
+        session = object_session(target)
+        if keys and session is not None:
+            remove_after_commit(session, keys)
 
     return after_delete
 

@@ -1,0 +1,1 @@
+"""Files attached to records: streamed upload and download, sniffed type, a `FileStore`."""

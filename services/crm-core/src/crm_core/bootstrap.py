@@ -31,8 +31,8 @@ from crm_core.entrypoints.records_grpc import (
 )
 from crm_core.entrypoints.visibility_grpc import VISIBILITY_SERVICE, VisibilityServicer
 from crm_core.files.blob_cleanup import use_store
+from crm_core.files.configured import build_store
 from crm_core.files.service import FileLimits
-from crm_core.files.storage import LocalDiskStore
 from crm_core.models import OutboxRecord
 from crm_core.settings import CrmCoreSettings
 from crm_kit.grpc.server import ServiceRegistration
@@ -50,7 +50,7 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
     visibility = VisibilityServicer(factory)
     merges = MergeServicer(factory)
     core = settings if isinstance(settings, CrmCoreSettings) else CrmCoreSettings()
-    store = LocalDiskStore(core.files_root)
+    store = build_store(core)
     use_store(store)
     files = FileServicer(factory, store, FileLimits(max_bytes=core.files_max_bytes))
     return ServiceParts(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from crm_kit.settings import ServiceSettings, local_database_urls
@@ -18,6 +19,22 @@ class CrmCoreSettings(ServiceSettings):
     database_url: str = _RUNTIME_URL
     migration_database_url: str = _MIGRATION_URL
     grpc_port: int = Field(default=50052, ge=1, le=65535)
-    # Where uploaded files live (local disk); S3-compatible storage is not built yet.
+    # Where uploaded files live: local disk under files_root, unless files_s3_bucket is set,
+    # in which case they go to that S3-compatible bucket.
     files_root: Path = Path.home() / ".local" / "share" / "crm" / "files"
     files_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
+    files_s3_bucket: str | None = None
+    files_s3_prefix: str = ""
+    files_s3_endpoint_url: str | None = None
+    files_s3_region: str | None = None
+    files_s3_access_key_id: str | None = None
+    files_s3_secret_access_key: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _s3_credentials_come_in_pairs(self) -> Self:
+        if (self.files_s3_access_key_id is None) != (self.files_s3_secret_access_key is None):
+            raise ValueError(
+                "CRM_CORE_FILES_S3_ACCESS_KEY_ID and CRM_CORE_FILES_S3_SECRET_ACCESS_KEY "
+                "go together (leave both unset to use the default AWS credential chain)"
+            )
+        return self

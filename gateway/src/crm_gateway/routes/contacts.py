@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, Security
+from fastapi import APIRouter, Header, Request, Response, Security
 
 from crm.crm_core.v1 import contacts_pb2, records_pb2
-from crm_gateway.problems import Problem
 from crm_gateway.routes.merge_pointers import pointing_to_survivor
 from crm_gateway.routes.records import (
     FILTER_SYNTAX,
+    ListSearch,
     from_struct,
-    query_string_search,
+    parse_if_match,
     refusing_duplicates,
     search_to_proto,
     to_struct,
@@ -51,15 +51,6 @@ def to_contact(message: contacts_pb2.Contact) -> Contact:
 
 def etag(contact: Contact) -> str:
     return f'"{contact.version}"'
-
-
-def parse_if_match(if_match: str | None) -> int | None:
-    if if_match is None or if_match.strip() == "*":
-        return None
-    try:
-        return int(if_match.strip().removeprefix("W/").strip('"'))
-    except ValueError as exc:
-        raise Problem(412, "invalid_if_match", "If-Match must be an ETag from this API") from exc
 
 
 def create_request(body: ContactCreate) -> contacts_pb2.CreateContactRequest:
@@ -118,13 +109,8 @@ async def create_contact(
 async def list_contacts(
     request: Request,
     caller: ContactsReader,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2000)] = None,
-    filter: Annotated[list[str] | None, Query(max_length=20)] = None,
-    sort: Annotated[str | None, Query(max_length=500)] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    search: ListSearch,
 ) -> ContactList:
-    search = query_string_search(filters=filter or [], sort=sort, q=q, limit=limit, cursor=cursor)
     return await _search(request, search)
 
 

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Header, Request, Response, Security
 from google.protobuf import json_format
 
 from crm.crm_core.v1 import custom_fields_pb2
-from crm_gateway.routes.contacts import parse_if_match
-from crm_gateway.routes.records import etag, to_value
+from crm_gateway.routes.records import etag, parse_if_match, to_value
 from crm_gateway.routes.responses import problems
 from crm_gateway.schemas.custom_fields import (
     CustomField,

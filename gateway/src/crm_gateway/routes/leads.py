@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, Security
+from fastapi import APIRouter, Header, Request, Response, Security
 
 from crm.crm_core.v1 import leads_pb2, records_pb2
-from crm_gateway.routes.contacts import parse_if_match
 from crm_gateway.routes.records import (
     FILTER_SYNTAX,
+    ListSearch,
     etag,
     from_struct,
-    query_string_search,
+    parse_if_match,
     search_to_proto,
     to_struct,
 )
@@ -111,13 +111,8 @@ async def create_lead(
 async def list_leads(
     request: Request,
     caller: LeadsReader,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2000)] = None,
-    filter: Annotated[list[str] | None, Query(max_length=20)] = None,
-    sort: Annotated[str | None, Query(max_length=500)] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    search: ListSearch,
 ) -> LeadList:
-    search = query_string_search(filters=filter or [], sort=sort, q=q, limit=limit, cursor=cursor)
     return await _search(request, search)
 
 

@@ -7,9 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, Security
 
 from crm.crm_core.v1 import engagements_pb2 as pb
-from crm_gateway.routes.contacts import parse_if_match
 from crm_gateway.routes.record_items import RECORD_FILTER, meta_fields, record_param, refs_to_proto
-from crm_gateway.routes.records import etag
+from crm_gateway.routes.records import etag, parse_if_match
 from crm_gateway.routes.responses import problems
 from crm_gateway.schemas.engagements import Note, NoteCreate, NoteList, NoteUpdate
 from crm_gateway.security import authenticated

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import grpc
+from fastapi import Depends, Query
 from google.protobuf import json_format, struct_pb2
 
 from crm.crm_core.v1 import records_pb2
@@ -145,3 +146,26 @@ async def refusing_duplicates(
 
 def etag(version: int) -> str:
     return f'"{version}"'
+
+
+def parse_if_match(if_match: str | None) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return None
+    try:
+        return int(if_match.strip().removeprefix("W/").strip('"'))
+    except ValueError as exc:
+        raise Problem(412, "invalid_if_match", "If-Match must be an ETag from this API") from exc
+
+
+def list_search(
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+    filter: Annotated[list[str] | None, Query(max_length=20)] = None,
+    sort: Annotated[str | None, Query(max_length=500)] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+) -> records_pb2.SearchRequest:
+    """The list endpoints' query parameters, as one search (a FastAPI dependency)."""
+    return query_string_search(filters=filter or [], sort=sort, q=q, limit=limit, cursor=cursor)
+
+
+ListSearch = Annotated[records_pb2.SearchRequest, Depends(list_search)]

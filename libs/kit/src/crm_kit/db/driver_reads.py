@@ -26,11 +26,6 @@ from crm_kit.errors import Unavailable
 
 _SET_TENANT = "SELECT set_config('app.tenant_id', $1, true)"
 _DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
-_CONNECTION_LOST = (
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.InterfaceError,
-    ConnectionError,
-)
 
 
 @dataclass(frozen=True)
@@ -67,7 +62,11 @@ async def tenant_read(
             async with driver.transaction(readonly=True):
                 await driver.execute(_SET_TENANT, str(tenant_id))
                 yield driver
-        except _CONNECTION_LOST as exc:
+        except Exception as exc:
+            # Asked of the connection, not of the error: a dropped connection fails
+            # with several asyncpg errors depending on timing.
+            if not driver.is_closed():
+                raise
             await connection.invalidate()
             raise Unavailable(
                 "the database connection was lost; retry", code="database_unavailable"

@@ -3,7 +3,8 @@
 The servers come from the environment (`CRM_TEST_POSTGRES_HOST`, `CRM_TEST_NATS_URL`,
 `CRM_TEST_REDIS_URL`), defaulting to the ones a developer machine and CI run on
 localhost. Test databases carry the `_test` suffix (e2e: `_e2e`) so they never touch
-the ones `make run` or a developer uses.
+the ones `make run` or a developer uses; `CRM_TEST_DATABASE_TAG` adds to that suffix
+so two checkouts testing at once on one server keep apart databases.
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ from crm_kit.db.provision import provision
 TEST_POSTGRES_HOST = os.environ.get("CRM_TEST_POSTGRES_HOST", "127.0.0.1:5432")
 TEST_NATS_URL = os.environ.get("CRM_TEST_NATS_URL", "nats://127.0.0.1:4222")
 TEST_REDIS_URL = os.environ.get("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TEST_DATABASE_TAG = os.environ.get("CRM_TEST_DATABASE_TAG", "")
 
 
 def stack_config_for_tests(*, database_suffix: str = "_test", **overrides: object) -> StackConfig:
     settings: dict[str, object] = {
         "postgres_host": TEST_POSTGRES_HOST,
         "nats_url": TEST_NATS_URL,
-        "database_suffix": database_suffix,
+        "database_suffix": database_suffix + TEST_DATABASE_TAG,
         **overrides,
     }
     return StackConfig(**settings)  # type: ignore[arg-type]

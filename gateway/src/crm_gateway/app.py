@@ -22,6 +22,7 @@ from crm_gateway.routes import (
     api_keys,
     auth,
     bulk,
+    capture_forms,
     companies,
     contacts,
     custom_fields,
@@ -34,6 +35,7 @@ from crm_gateway.routes import (
     mfa,
     notes,
     pipelines,
+    public_forms,
     tags,
     tasks,
     timeline,
@@ -93,6 +95,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.state.api_keys = ApiKeyAuthenticator(api_key_cache)
     app.state.limiter = RateLimiterService(settings.rate_limit_storage_url)
     app.state.rate_limits = RateLimits.from_settings(settings)
+    app.state.form_rate_limits = public_forms.FormRateLimits.from_settings(settings)
     problems.install(app)
     routers = (
         auth.router,
@@ -116,6 +119,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         files.router,
         tags.router,
         timeline.router,
+        capture_forms.router,
+        public_forms.router,
     )
     for router in (*routers, health.router):
         app.include_router(router)

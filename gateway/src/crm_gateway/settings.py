@@ -49,6 +49,10 @@ class GatewaySettings(BaseServiceSettings):
     rate_limit_ip: str = "1000/second"
     rate_limit_auth: str = "10/minute"
     rate_limit_auth_account: str = "10/minute"
+    # Public capture-form submissions (no login): per client IP over every form, and per
+    # form over every IP.
+    rate_limit_form_ip: str = "20/minute"
+    rate_limit_form: str = "300/minute"
     # Per billing plan (the access token's `plan` claim), a JSON object such as
     # {"pro": {"principal": "300/second", "tenant": "3000/second"}}; a token whose plan
     # is empty or not listed gets the default plan's limits above.
@@ -73,6 +77,8 @@ class GatewaySettings(BaseServiceSettings):
         "rate_limit_ip",
         "rate_limit_auth",
         "rate_limit_auth_account",
+        "rate_limit_form_ip",
+        "rate_limit_form",
     )
     @classmethod
     def _rate_spec(cls, value: str) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import grpc
 
 from crm.crm_core.v1 import (
+    capture_pb2_grpc,
     companies_pb2_grpc,
     contacts_pb2_grpc,
     custom_fields_pb2_grpc,
@@ -44,6 +45,7 @@ class Upstreams:
     tags: engagements_pb2_grpc.TagServiceStub
     timeline: engagements_pb2_grpc.TimelineServiceStub
     files: files_pb2_grpc.FileServiceStub
+    capture_forms: capture_pb2_grpc.CaptureFormServiceStub
 
     @classmethod
     def connect(cls, settings: GatewaySettings) -> Upstreams:
@@ -70,6 +72,7 @@ class Upstreams:
             tags=engagements_pb2_grpc.TagServiceStub(crm_core),
             timeline=engagements_pb2_grpc.TimelineServiceStub(crm_core),
             files=files_pb2_grpc.FileServiceStub(crm_core),
+            capture_forms=capture_pb2_grpc.CaptureFormServiceStub(crm_core),
         )
 
     async def close(self) -> None:

@@ -76,6 +76,14 @@ def to_lead(message: leads_pb2.Lead) -> Lead:
         converted_contact_id=message.converted_contact_id or None,
         converted_company_id=message.converted_company_id or None,
         converted_deal_id=message.converted_deal_id or None,
+        utm_source=message.utm_source,
+        utm_medium=message.utm_medium,
+        utm_campaign=message.utm_campaign,
+        utm_term=message.utm_term,
+        utm_content=message.utm_content,
+        referrer=message.referrer,
+        landing_url=message.landing_url,
+        capture_form_id=message.capture_form_id or None,
     )
 
 
@@ -104,7 +112,10 @@ async def create_lead(
 @router.get(
     "",
     summary="List leads, oldest first, with filters and cursor pagination",
-    description=FILTER_SYNTAX + " Leads also filter on `source` and `status`.",
+    description=FILTER_SYNTAX + " Leads also filter on `source` and `status`, and on "
+    "their first-touch attribution from capture forms: `utm_source`, `utm_medium`, "
+    "`utm_campaign`, `utm_term`, `utm_content`, `referrer`, `landing_url`, "
+    "`capture_form_id` (`?filter=utm_campaign:eq:spring`).",
     response_model=LeadList,
     responses=problems(401, 403, 422),
 )

@@ -74,6 +74,16 @@ class Lead(ApiModel):
     converted_contact_id: str | None
     converted_company_id: str | None
     converted_deal_id: str | None
+    utm_source: str = Field(default="", description="First touch, from a capture form")
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    utm_term: str = ""
+    utm_content: str = ""
+    referrer: str = ""
+    landing_url: str = ""
+    capture_form_id: str | None = Field(
+        default=None, description="The capture form of the first touch"
+    )
 
 
 class LeadList(ApiModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm.crm_core.v1 import (
+    capture_pb2_grpc,
     companies_pb2_grpc,
     contacts_pb2_grpc,
     custom_fields_pb2_grpc,
@@ -15,6 +16,11 @@ from crm.crm_core.v1 import (
     pipelines_pb2_grpc,
     visibility_pb2_grpc,
 )
+from crm_core.entrypoints.capture_grpc import (
+    CAPTURE_FORM_SERVICE,
+    CaptureFormServicer,
+)
+from crm_core.entrypoints.capture_grpc import PUBLIC_METHODS as CAPTURE_PUBLIC_METHODS
 from crm_core.entrypoints.consumers import build_consumer
 from crm_core.entrypoints.deals_grpc import DEAL_SERVICE, DealServicer
 from crm_core.entrypoints.engagements_grpc import engagement_registrations
@@ -52,6 +58,7 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
     core = settings if isinstance(settings, CrmCoreSettings) else CrmCoreSettings()
     store = build_store(core)
     use_store(store)
+    capture = CaptureFormServicer(factory)
     files = FileServicer(factory, store, FileLimits(max_bytes=core.files_max_bytes))
     return ServiceParts(
         registrations=[
@@ -101,8 +108,15 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
                 FILE_SERVICE,
                 lambda server: files_pb2_grpc.add_FileServiceServicer_to_server(files, server),
             ),
+            ServiceRegistration(
+                CAPTURE_FORM_SERVICE,
+                lambda server: capture_pb2_grpc.add_CaptureFormServiceServicer_to_server(
+                    capture, server
+                ),
+            ),
             *engagement_registrations(factory),
         ],
+        public_methods=CAPTURE_PUBLIC_METHODS,
         outbox_model=OutboxRecord,
         consumers=[build_consumer(factory)],
     )

@@ -120,6 +120,8 @@ class TestSchemaRules:
         tables.pop("outbox")
         assert tables == {
             "activities": (True, True, 1),
+            # Its second policy lets a transaction carrying one public key read that form.
+            "capture_forms": (True, True, 2),
             "companies": (True, True, 1),
             "contact_companies": (True, True, 1),
             "contacts": (True, True, 1),
@@ -128,6 +130,7 @@ class TestSchemaRules:
             "deal_stage_history": (True, True, 1),
             "deals": (True, True, 1),
             "files": (True, True, 1),
+            "form_submissions": (True, True, 1),
             "leads": (True, True, 1),
             "notes": (True, True, 1),
             "pipelines": (True, True, 1),

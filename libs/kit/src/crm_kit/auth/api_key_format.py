@@ -39,6 +39,7 @@ SCOPE_FAMILIES = (
     "notes",
     "tags",
     "files",
+    "capture_forms",
 )
 SCOPE_ACTIONS = (READ, WRITE)
 SCOPES = tuple(f"{family}:{action}" for family in SCOPE_FAMILIES for action in SCOPE_ACTIONS)

@@ -42,6 +42,14 @@ def to_proto(lead: Lead) -> leads_pb2.Lead:
         converted_contact_id=_text(lead.converted_contact_id),
         converted_company_id=_text(lead.converted_company_id),
         converted_deal_id=_text(lead.converted_deal_id),
+        utm_source=lead.utm_source,
+        utm_medium=lead.utm_medium,
+        utm_campaign=lead.utm_campaign,
+        utm_term=lead.utm_term,
+        utm_content=lead.utm_content,
+        referrer=lead.referrer,
+        landing_url=lead.landing_url,
+        capture_form_id=_text(lead.capture_form_id),
     )
     if lead.converted_at is not None:
         message.converted_at.CopyFrom(to_timestamp(lead.converted_at))

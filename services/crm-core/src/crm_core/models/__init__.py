@@ -1,6 +1,7 @@
 """crm-core's tables, one entity a module; importing this package registers them all."""
 
 from crm_core.models.base import Base, OutboxRecord, ProcessedEvent
+from crm_core.models.capture import CaptureForm, FormSubmission
 from crm_core.models.company import Company, ContactCompany
 from crm_core.models.contact import Contact
 from crm_core.models.custom_field import CustomFieldDefinition
@@ -23,6 +24,7 @@ from crm_core.models.pipeline import Pipeline, Stage
 __all__ = [
     "Activity",
     "Base",
+    "CaptureForm",
     "Company",
     "Contact",
     "ContactCompany",
@@ -30,6 +32,7 @@ __all__ = [
     "Deal",
     "DealContact",
     "DealStageHistory",
+    "FormSubmission",
     "Lead",
     "Note",
     "OutboxRecord",

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_core.models.base import Base
+from crm_core.models.capture import URL_LENGTH, UTM_LENGTH
 from crm_core.models.search_columns import search_text_sql, search_vector_sql
 from crm_kit.db.models import TenantOwned, Timestamped
 
@@ -42,6 +43,7 @@ class Lead(TenantOwned, Timestamped, Base):
         Index("ix_leads_tenant_id_created_at_id", "tenant_id", "created_at", "id"),
         Index("ix_leads_tenant_id_lower_email", "tenant_id", func.lower(text("email"))),
         Index("ix_leads_tenant_id_status", "tenant_id", "status"),
+        Index("ix_leads_tenant_id_utm_campaign", "tenant_id", "utm_campaign"),
         Index("ix_leads_custom_fields", "custom_fields", postgresql_using="gin"),
         Index("ix_leads_search_vector", "search_vector", postgresql_using="gin"),
         Index(
@@ -79,6 +81,18 @@ class Lead(TenantOwned, Timestamped, Base):
     )
     converted_deal_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("deals.id", ondelete="SET NULL")
+    )
+    # First-touch attribution, set when a capture form created the lead (or found it
+    # without any): a later submission never overwrites it.
+    utm_source: Mapped[str] = mapped_column(String(UTM_LENGTH), default="", server_default="")
+    utm_medium: Mapped[str] = mapped_column(String(UTM_LENGTH), default="", server_default="")
+    utm_campaign: Mapped[str] = mapped_column(String(UTM_LENGTH), default="", server_default="")
+    utm_term: Mapped[str] = mapped_column(String(UTM_LENGTH), default="", server_default="")
+    utm_content: Mapped[str] = mapped_column(String(UTM_LENGTH), default="", server_default="")
+    referrer: Mapped[str] = mapped_column(String(URL_LENGTH), default="", server_default="")
+    landing_url: Mapped[str] = mapped_column(String(URL_LENGTH), default="", server_default="")
+    capture_form_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("capture_forms.id", ondelete="SET NULL")
     )
     search_text: Mapped[str] = mapped_column(
         Text, Computed(search_text_sql(*LEAD_SEARCH_COLUMNS), persisted=True), deferred=True

@@ -141,6 +141,15 @@ LEADS = ObjectSpec(
         StandardField("converted_contact_id", ValueKind.UUID, Lead.converted_contact_id),
         StandardField("converted_company_id", ValueKind.UUID, Lead.converted_company_id),
         StandardField("converted_deal_id", ValueKind.UUID, Lead.converted_deal_id),
+        # First-touch attribution from capture forms.
+        StandardField("utm_source", ValueKind.TEXT, Lead.utm_source),
+        StandardField("utm_medium", ValueKind.TEXT, Lead.utm_medium),
+        StandardField("utm_campaign", ValueKind.TEXT, Lead.utm_campaign),
+        StandardField("utm_term", ValueKind.TEXT, Lead.utm_term),
+        StandardField("utm_content", ValueKind.TEXT, Lead.utm_content),
+        StandardField("referrer", ValueKind.TEXT, Lead.referrer),
+        StandardField("landing_url", ValueKind.TEXT, Lead.landing_url),
+        StandardField("capture_form_id", ValueKind.UUID, Lead.capture_form_id),
         *_common_fields(Lead),
     ),
 )

@@ -44,6 +44,14 @@ class Lead(_message.Message):
     CONVERTED_CONTACT_ID_FIELD_NUMBER: _builtins.int
     CONVERTED_COMPANY_ID_FIELD_NUMBER: _builtins.int
     CONVERTED_DEAL_ID_FIELD_NUMBER: _builtins.int
+    UTM_SOURCE_FIELD_NUMBER: _builtins.int
+    UTM_MEDIUM_FIELD_NUMBER: _builtins.int
+    UTM_CAMPAIGN_FIELD_NUMBER: _builtins.int
+    UTM_TERM_FIELD_NUMBER: _builtins.int
+    UTM_CONTENT_FIELD_NUMBER: _builtins.int
+    REFERRER_FIELD_NUMBER: _builtins.int
+    LANDING_URL_FIELD_NUMBER: _builtins.int
+    CAPTURE_FORM_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     first_name: _builtins.str
     last_name: _builtins.str
@@ -62,6 +70,15 @@ class Lead(_message.Message):
     converted_contact_id: _builtins.str
     converted_company_id: _builtins.str
     converted_deal_id: _builtins.str
+    utm_source: _builtins.str
+    """First-touch attribution of a lead captured by a form (empty otherwise)."""
+    utm_medium: _builtins.str
+    utm_campaign: _builtins.str
+    utm_term: _builtins.str
+    utm_content: _builtins.str
+    referrer: _builtins.str
+    landing_url: _builtins.str
+    capture_form_id: _builtins.str
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -93,10 +110,18 @@ class Lead(_message.Message):
         converted_contact_id: _builtins.str = ...,
         converted_company_id: _builtins.str = ...,
         converted_deal_id: _builtins.str = ...,
+        utm_source: _builtins.str = ...,
+        utm_medium: _builtins.str = ...,
+        utm_campaign: _builtins.str = ...,
+        utm_term: _builtins.str = ...,
+        utm_content: _builtins.str = ...,
+        referrer: _builtins.str = ...,
+        landing_url: _builtins.str = ...,
+        capture_form_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["converted_at", b"converted_at", "created_at", b"created_at", "custom_fields", b"custom_fields", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["company_name", b"company_name", "converted_at", b"converted_at", "converted_company_id", b"converted_company_id", "converted_contact_id", b"converted_contact_id", "converted_deal_id", b"converted_deal_id", "created_at", b"created_at", "created_by", b"created_by", "custom_fields", b"custom_fields", "domain", b"domain", "email", b"email", "first_name", b"first_name", "id", b"id", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone", "source", b"source", "status", b"status", "updated_at", b"updated_at", "updated_by", b"updated_by", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capture_form_id", b"capture_form_id", "company_name", b"company_name", "converted_at", b"converted_at", "converted_company_id", b"converted_company_id", "converted_contact_id", b"converted_contact_id", "converted_deal_id", b"converted_deal_id", "created_at", b"created_at", "created_by", b"created_by", "custom_fields", b"custom_fields", "domain", b"domain", "email", b"email", "first_name", b"first_name", "id", b"id", "landing_url", b"landing_url", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone", "referrer", b"referrer", "source", b"source", "status", b"status", "updated_at", b"updated_at", "updated_by", b"updated_by", "utm_campaign", b"utm_campaign", "utm_content", b"utm_content", "utm_medium", b"utm_medium", "utm_source", b"utm_source", "utm_term", b"utm_term", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,1 @@
+"""Landing-page lead capture: forms, public submissions and their UTM attribution."""

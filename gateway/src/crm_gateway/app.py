@@ -128,7 +128,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        rules=[files.upload_body_rule(settings.max_file_bytes)],
+        rules=[
+            files.upload_body_rule(settings.max_file_bytes),
+            public_forms.submission_body_rule(settings.max_body_bytes),
+        ],
     )
     if settings.cors_origins:
         app.add_middleware(

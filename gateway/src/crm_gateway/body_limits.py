@@ -21,11 +21,16 @@ JSON = "application/json"
 
 @dataclass(frozen=True)
 class BodyRule:
-    """Paths (a full match) whose body has its own media type and limit (file uploads)."""
+    """Paths (a full match) whose body has its own media type(s) and limit (file uploads,
+    public form posts)."""
 
     path: re.Pattern[str]
-    media_type: str
+    media_type: str | tuple[str, ...]
     max_bytes: int
+
+    @property
+    def media_types(self) -> tuple[str, ...]:
+        return (self.media_type,) if isinstance(self.media_type, str) else self.media_type
 
 
 class BodyLimitMiddleware:
@@ -84,8 +89,9 @@ def _refusal_from_headers(request: Request, rule: BodyRule) -> Problem | None:
         return _too_large(rule.max_bytes)
     has_body = (length is not None and length != "0") or "transfer-encoding" in request.headers
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if has_body and media_type != rule.media_type:
-        return Problem(415, "unsupported_media_type", f"send the body as {rule.media_type}")
+    if has_body and media_type not in rule.media_types:
+        expected = " or ".join(rule.media_types)
+        return Problem(415, "unsupported_media_type", f"send the body as {expected}")
     return None
 
 

@@ -9,6 +9,7 @@ page is same-origin. A filled honeypot is answered like any accepted submission.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 
 from crm.crm_core.v1 import capture_pb2
 from crm_gateway import capture_pages as pages
+from crm_gateway.body_limits import BodyRule
 from crm_gateway.problems import Problem, from_rpc_error
 from crm_gateway.ratelimit import RateLimitPolicy
 from crm_gateway.routes.responses import problems
@@ -36,6 +38,14 @@ ATTRIBUTION_FIELDS = tuple(Attribution.model_fields)
 CLOSED_CODES = frozenset({"origin_not_allowed", "form_not_found"})
 HTML_ERRORS = {404: "This form does not exist or is closed.", 429: "Too many submissions."}
 HTML_CONTENT = {"text/html": {"schema": {"type": "string"}}}
+
+
+SUBMISSION_PATH = re.compile(r"/v1/public/forms/[^/]+/submissions")
+
+
+def submission_body_rule(max_bytes: int) -> BodyRule:
+    """Submissions come as JSON (the snippet) or as a plain HTML form post."""
+    return BodyRule(SUBMISSION_PATH, (JSON, FORM_ENCODED), max_bytes)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ PYTHON ?= python3
 UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: help install run test lint format typecheck proto proto-check unit integration e2e bench bench-crm clean
+.PHONY: help install run test lint format typecheck proto proto-check unit integration e2e chromium bench bench-crm clean
 
 help:
 	@echo "make run    - run the whole platform on embedded PostgreSQL and NATS"
@@ -44,7 +44,11 @@ unit: install
 integration: install
 	$(RUN) pytest -m integration
 
-e2e: install
+# Debian's chromium for the capture-form e2e tests (apt-get, when it is missing).
+chromium:
+	bash .ci/ensure-chromium
+
+e2e: install chromium
 	$(RUN) pytest -m e2e
 
 bench: install
@@ -53,7 +57,7 @@ bench: install
 bench-crm: install
 	$(RUN) python -m bench.crm
 
-test: lint
+test: lint chromium
 	$(RUN) pytest
 
 clean:

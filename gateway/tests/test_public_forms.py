@@ -107,3 +107,19 @@ class TestRendering:
         assert "\\u003c/script\\u003e" in script
         assert script.rstrip().endswith(");")
         assert f'"submit_url": "https://api.example{SUBMIT}"' in script
+
+
+class TestApiCors:
+    async def test_the_global_cors_list_leaves_form_submissions_to_their_forms(self) -> None:
+        settings = gateway_settings().model_copy(update={"cors_origins": ["https://app.example"]})
+        app = create_app(settings)
+        preflight = {"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"}
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                api = await client.options("/v1/contacts", headers=preflight)
+                form = await client.options(SUBMIT, headers=preflight)
+        # The API refuses the foreign origin itself; the form's preflight reaches its
+        # route, which asks crm-core (not listening here) for the form's origins.
+        assert api.status_code == 400
+        assert (form.status_code, form.json()["code"]) == (503, "unavailable")

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from crm_gateway import idempotency, problems
 from crm_gateway.api_keys import ApiKeyAuthenticator, ApiKeyCache
 from crm_gateway.body_limits import BodyLimitMiddleware
 from crm_gateway.bus_tasks import run_bus_tasks
+from crm_gateway.cors import ApiCorsMiddleware
 from crm_gateway.edge import EdgeMiddleware
 from crm_gateway.ratelimit import RateLimiterService
 from crm_gateway.request_log import RequestLog, RequestLogMiddleware
@@ -135,7 +135,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            ApiCorsMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],

@@ -142,11 +142,25 @@ def _submit_request(
     )
 
 
+def _inlined(schema: Any, defs: dict[str, Any]) -> Any:
+    """A model's JSON schema with its `$defs` references written in place (no route
+    takes the model as its body, so OpenAPI's components do not hold them)."""
+    if isinstance(schema, dict):
+        ref = schema.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            return _inlined(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inlined(v, defs) for k, v in schema.items() if k != "$defs"}
+    if isinstance(schema, list):
+        return [_inlined(item, defs) for item in schema]
+    return schema
+
+
+_SUBMISSION_SCHEMA = PublicSubmission.model_json_schema()
 SUBMISSION_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            JSON: {"schema": {"$ref": "#/components/schemas/PublicSubmission"}},
+            JSON: {"schema": _inlined(_SUBMISSION_SCHEMA, _SUBMISSION_SCHEMA.get("$defs", {}))},
             FORM_ENCODED: {
                 "schema": {
                     "type": "object",

@@ -142,6 +142,14 @@ def _submit_request(
     )
 
 
+def _or_html(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """Error responses a form post may also get as an HTML page."""
+    return {
+        status: {**response, "content": {**response["content"], **HTML_CONTENT}}
+        for status, response in responses.items()
+    }
+
+
 def _inlined(schema: Any, defs: dict[str, Any]) -> Any:
     """A model's JSON schema with its `$defs` references written in place (no route
     takes the model as its body, so OpenAPI's components do not hold them)."""
@@ -186,7 +194,7 @@ SUBMISSION_BODY: dict[str, Any] = {
     responses={
         200: {"content": {JSON: {}, **HTML_CONTENT}},
         303: {"description": "A form post, to the form's redirect URL"},
-        **problems(403, 404, 415, 422),
+        **_or_html(problems(403, 404, 415, 422)),
     },
     openapi_extra=SUBMISSION_BODY,
 )

@@ -10,9 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm.crm_core.v1 import capture_pb2
 from crm_core.entrypoints.capture_grpc import PUBLIC_METHODS, CaptureFormServicer
-from crm_kit.errors import PermissionDenied
 
-from ..permissions.factories import calling_as
+from ..permissions.factories import calling_as, denied_code
 from .factories import SITE
 
 pytestmark = pytest.mark.integration
@@ -36,12 +35,6 @@ def _settings(**overrides: Any) -> capture_pb2.CaptureFormSettings:
     return capture_pb2.CaptureFormSettings(**values)
 
 
-async def _denied_code(call: Any) -> str:
-    with pytest.raises(PermissionDenied) as refused:
-        await call
-    return refused.value.code
-
-
 class TestRoles:
     async def test_admins_manage_members_read_and_keys_need_the_write_scope(
         self, factory: Factory, tenant: uuid.UUID
@@ -58,18 +51,18 @@ class TestRoles:
             create = servicer.CreateForm(
                 capture_pb2.CreateCaptureFormRequest(settings=_settings()), CTX
             )
-            assert await _denied_code(create) == "role_not_allowed"
+            assert await denied_code(create) == "role_not_allowed"
             update = servicer.UpdateForm(
                 capture_pb2.UpdateCaptureFormRequest(id=form.id, settings=_settings()), CTX
             )
-            assert await _denied_code(update) == "role_not_allowed"
-            assert await _denied_code(servicer.DeleteForm(form_id, CTX)) == "role_not_allowed"
+            assert await denied_code(update) == "role_not_allowed"
+            assert await denied_code(servicer.DeleteForm(form_id, CTX)) == "role_not_allowed"
         assert [f.public_key for f in listed.forms] == [form.public_key]
         assert counts.submissions == 0
         with calling_as(tenant, uuid.uuid4(), kind="api_key", scopes=("capture_forms:read",)):
             assert (await servicer.GetForm(form_id, CTX)).settings.name == "Spring offer"
             delete = servicer.DeleteForm(form_id, CTX)
-            assert await _denied_code(delete) == "insufficient_scope"
+            assert await denied_code(delete) == "insufficient_scope"
 
 
 class TestPublicMethods:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_core.permissions import rules
 from crm_kit.context import RequestContext, bind_context
 from crm_kit.db.session import unit_of_work
+from crm_kit.errors import PermissionDenied
 
 
 @contextmanager
@@ -27,6 +30,13 @@ def calling_as(
     )
     with bind_context(ctx):
         yield ctx
+
+
+async def denied_code(call: Awaitable[Any]) -> str:
+    """The code of the PermissionDenied the call must raise."""
+    with pytest.raises(PermissionDenied) as refused:
+        await call
+    return refused.value.code
 
 
 async def set_visibility(

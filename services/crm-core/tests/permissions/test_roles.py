@@ -18,10 +18,9 @@ from crm_core.entrypoints.grpc_server import ContactServicer
 from crm_core.entrypoints.pipelines_grpc import PipelineServicer
 from crm_core.entrypoints.records_grpc import CustomFieldServicer
 from crm_core.entrypoints.visibility_grpc import VisibilityServicer
-from crm_kit.errors import PermissionDenied
 
 from ..contacts.factories import create_contact
-from .factories import calling_as
+from .factories import calling_as, denied_code
 
 pytestmark = pytest.mark.integration
 
@@ -30,12 +29,6 @@ CTX: Any = None  # the servicers never read the gRPC context
 
 def _new_contact(email: str) -> contacts_pb2.CreateContactRequest:
     return contacts_pb2.CreateContactRequest(first_name="Ada", email=email)
-
-
-async def _denied_code(call: Any) -> str:
-    with pytest.raises(PermissionDenied) as refused:
-        await call
-    return refused.value.code
 
 
 class TestViewer:
@@ -49,11 +42,11 @@ class TestViewer:
                 contacts_pb2.GetContactRequest(id=str(contact.id)), CTX
             )
             create = servicer.CreateContact(_new_contact("v@example.com"), CTX)
-            assert await _denied_code(create) == "role_not_allowed"
+            assert await denied_code(create) == "role_not_allowed"
             update = servicer.UpdateContact(
                 contacts_pb2.UpdateContactRequest(id=str(contact.id), last_name="X"), CTX
             )
-            assert await _denied_code(update) == "role_not_allowed"
+            assert await denied_code(update) == "role_not_allowed"
         assert found.id == str(contact.id)
 
 
@@ -68,7 +61,7 @@ class TestMember:
                 contacts_pb2.UpdateContactRequest(id=created.id, last_name="Lovelace"), CTX
             )
             delete = servicer.DeleteContact(contacts_pb2.DeleteContactRequest(id=created.id), CTX)
-            assert await _denied_code(delete) == "role_not_allowed"
+            assert await denied_code(delete) == "role_not_allowed"
         assert updated.last_name == "Lovelace"
 
     async def test_cannot_configure_fields_pipelines_or_visibility(
@@ -87,7 +80,7 @@ class TestMember:
             rules = VisibilityServicer(factory).GetVisibility(
                 visibility_pb2.GetVisibilityRequest(), CTX
             )
-            codes = [await _denied_code(call) for call in (field, pipeline, rules)]
+            codes = [await denied_code(call) for call in (field, pipeline, rules)]
         assert codes == ["role_not_allowed"] * 3
 
 
@@ -122,7 +115,7 @@ class TestOthers:
     ) -> None:
         with calling_as(tenant, uuid.uuid4()):
             listing = ContactServicer(factory).ListContacts(contacts_pb2.ListContactsRequest(), CTX)
-            assert await _denied_code(listing) == "role_not_allowed"
+            assert await denied_code(listing) == "role_not_allowed"
 
     async def test_an_api_key_acts_as_admin_within_its_scopes(
         self, factory: async_sessionmaker[AsyncSession], tenant: uuid.UUID
@@ -131,13 +124,13 @@ class TestOthers:
         servicer = ContactServicer(factory)
         with calling_as(tenant, uuid.uuid4(), kind="api_key", scopes=("contacts:read",)):
             create = servicer.CreateContact(_new_contact("k@example.com"), CTX)
-            assert await _denied_code(create) == "insufficient_scope"
+            assert await denied_code(create) == "insufficient_scope"
         with calling_as(tenant, uuid.uuid4(), kind="api_key", scopes=("contacts:write",)):
             await servicer.DeleteContact(contacts_pb2.DeleteContactRequest(id=str(contact.id)), CTX)
             rules = VisibilityServicer(factory).GetVisibility(
                 visibility_pb2.GetVisibilityRequest(), CTX
             )
-            assert await _denied_code(rules) == "role_not_allowed"
+            assert await denied_code(rules) == "role_not_allowed"
             missing = servicer.GetContact(contacts_pb2.GetContactRequest(id=str(contact.id)), CTX)
             with pytest.raises(Exception, match="not found"):
                 await missing

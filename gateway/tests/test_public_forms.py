@@ -123,3 +123,19 @@ class TestApiCors:
         # route, which asks crm-core (not listening here) for the form's origins.
         assert api.status_code == 400
         assert (form.status_code, form.json()["code"]) == (503, "unavailable")
+
+
+class TestFormPosts:
+    async def test_a_form_post_gets_its_errors_as_pages(
+        self, public_client: httpx.AsyncClient
+    ) -> None:
+        posted = {"work_email": "lin@prospect.example", "utm_campaign": "spring"}
+        answers = [await public_client.post(SUBMIT, data=posted) for _ in range(4)]
+        assert [a.status_code for a in answers] == [503, 503, 503, 429]
+        for answer in answers:
+            assert answer.headers["content-type"].startswith("text/html")
+            assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+        assert "Too many submissions." in answers[3].text
+        assert answers[3].headers["ratelimit-policy"] == '"form-ip";q=3;w=60'
+        assert int(answers[3].headers["retry-after"]) >= 1
+        assert f'href="/f/{KEY}"' in answers[3].text

@@ -95,19 +95,25 @@ async def _public_form(request: Request, public_key: str) -> capture_pb2.PublicF
     return form
 
 
-def _html_error(problem: Problem, *, back: str = "") -> HTMLResponse:
+def _html_error(request: Request, problem: Problem, *, back: str = "") -> HTMLResponse:
+    """The problem as a page, for a visitor's browser; rate-limit headers kept."""
     message = HTML_ERRORS.get(problem.status, problem.detail)
     body = pages.message_page("Sorry", message, error=True, back=back)
-    headers = {**pages.page_headers(), **problem.headers}
+    limits = getattr(request.state, "rate_limit_headers", {})
+    headers = {**limits, **pages.page_headers(), **problem.headers}
     return HTMLResponse(body, status_code=problem.status, headers=headers)
 
 
-async def _read_submission(request: Request) -> tuple[PublicSubmission, bool]:
-    """The body as a submission, and whether it came from a plain HTML form."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def _read_submission(request: Request) -> PublicSubmission:
+    """The body as a submission: JSON from the snippet, or a plain HTML form post."""
+    media_type = _media_type(request)
     if media_type == JSON:
         try:
-            return PublicSubmission.model_validate_json(await request.body()), False
+            return PublicSubmission.model_validate_json(await request.body())
         except ValidationError as exc:
             errors = [
                 {"field": ".".join(map(str, e["loc"])), "message": e["msg"], "code": e["type"]}
@@ -127,7 +133,7 @@ async def _read_submission(request: Request) -> tuple[PublicSubmission, bool]:
             submission = PublicSubmission(values=values, attribution=Attribution(**attribution))
         except ValidationError as exc:
             raise Problem(422, "validation_failed", "the form is not valid") from exc
-        return submission, True
+        return submission
     raise Problem(415, "unsupported_media_type", f"send {JSON} or {FORM_ENCODED}")
 
 
@@ -199,10 +205,11 @@ SUBMISSION_BODY: dict[str, Any] = {
     openapi_extra=SUBMISSION_BODY,
 )
 async def submit_form(public_key: PublicKey, request: Request, response: Response) -> Response:
-    await _limit_submission(request, response, public_key)
-    submission, from_html = await _read_submission(request)
+    from_html = _media_type(request) == FORM_ENCODED
     origin = _cross_origin(request)
     try:
+        await _limit_submission(request, response, public_key)
+        submission = await _read_submission(request)
         result = await request.app.state.upstreams.capture_forms.SubmitForm(
             _submit_request(public_key, submission, origin)
         )
@@ -211,8 +218,12 @@ async def submit_form(public_key: PublicKey, request: Request, response: Respons
         if origin and problem.code not in CLOSED_CODES:
             problem.headers.update(_cors(origin))
         if from_html:
-            return _html_error(problem, back=f"/f/{public_key}")
+            return _html_error(request, problem, back=f"/f/{public_key}")
         raise problem from exc
+    except Problem as problem:
+        if from_html:
+            return _html_error(request, problem, back=f"/f/{public_key}")
+        raise
     headers = {**response.headers, **(_cors(origin) if origin else {})}
     if from_html:
         if result.redirect_url:
@@ -312,7 +323,7 @@ async def hosted_page(public_key: PublicKey, request: Request, response: Respons
     try:
         form = await _public_form(request, public_key)
     except grpc.aio.AioRpcError as exc:
-        return _html_error(from_rpc_error(exc))
+        return _html_error(request, from_rpc_error(exc))
     attribution = {name: request.query_params.get(name, "") for name in ATTRIBUTION_FIELDS}
     attribution["referrer"] = request.headers.get("referer", "")
     attribution["landing_url"] = str(request.url)

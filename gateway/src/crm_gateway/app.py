@@ -39,6 +39,7 @@ from crm_gateway.routes import (
     timeline,
     users,
     visibility,
+    webhooks,
 )
 from crm_gateway.security import RateLimits
 from crm_gateway.settings import GatewaySettings
@@ -116,6 +117,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         files.router,
         tags.router,
         timeline.router,
+        webhooks.router,
     )
     for router in (*routers, health.router):
         app.include_router(router)

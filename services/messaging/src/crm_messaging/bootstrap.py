@@ -27,8 +27,6 @@ from crm_messaging.webhooks.sender import WebhookSender
 from crm_messaging.webhooks.signing import SecretBox
 
 log = logging.getLogger(__name__)
-# How long past its timeout an attempt's lease lasts before another worker may retry it.
-LEASE_MARGIN = timedelta(seconds=30)
 
 
 def build_dispatcher(
@@ -47,7 +45,7 @@ def build_dispatcher(
         policy=DispatchPolicy(
             retry=RetryPolicy(scale=settings.webhook_retry_scale),
             disable_after=timedelta(days=settings.webhook_disable_after_days),
-            lease=timedelta(seconds=timeout) + LEASE_MARGIN,
+            lease=timedelta(seconds=timeout + settings.webhook_lease_margin_seconds),
             max_concurrency=settings.webhook_max_concurrency,
             per_endpoint=settings.webhook_per_endpoint_concurrency,
             poll_seconds=settings.webhook_dispatch_poll_seconds,

@@ -38,6 +38,9 @@ class MessagingSettings(ServiceSettings):
     # Deliveries and their attempts are deleted this long after they were created.
     webhook_retention_days: int = Field(default=30, ge=1)
     webhook_dispatch_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    # How long past its timeout an attempt stays leased: an attempt lost with its process
+    # is sent again this long after its timeout would have ended it.
+    webhook_lease_margin_seconds: float = Field(default=30.0, ge=0, le=600)
 
     @field_validator("webhook_allow_private_hosts")
     @classmethod

@@ -94,7 +94,11 @@ class WebhookServicer(pb_grpc.WebhookServiceServicer):
         self, request: pb.RotateSecretRequest, context: ServicerContext
     ) -> pb.CreatedEndpoint:
         require_admin(AREA)
-        overlap = timedelta(seconds=request.overlap_seconds) if request.overlap_seconds else None
+        overlap = (
+            timedelta(seconds=request.overlap_seconds)
+            if request.HasField("overlap_seconds")
+            else None
+        )
         async with caller_unit_of_work(self.factory) as session:
             endpoint, secret = await endpoints.rotate_secret(
                 session,

@@ -257,18 +257,22 @@ class RotateSecretRequest(_message.Message):
     OVERLAP_SECONDS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     overlap_seconds: _builtins.int
-    """How long the previous secret keeps signing beside the new one; 0: the default (24 h)."""
+    """How long the previous secret keeps signing beside the new one (0: not at all);
+    unset: the default, 24 h.
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
-        overlap_seconds: _builtins.int = ...,
+        overlap_seconds: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_overlap_seconds", b"_overlap_seconds", "overlap_seconds", b"overlap_seconds"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "overlap_seconds", b"overlap_seconds"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_overlap_seconds", b"_overlap_seconds", "id", b"id", "overlap_seconds", b"overlap_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__overlap_seconds: _TypeAlias = _typing.Literal["overlap_seconds"]  # noqa: Y015
+    _WhichOneofArgType__overlap_seconds: _TypeAlias = _typing.Literal["_overlap_seconds", b"_overlap_seconds"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__overlap_seconds) -> _WhichOneofReturnType__overlap_seconds | None: ...
 
 Global___RotateSecretRequest: _TypeAlias = RotateSecretRequest  # noqa: Y015
 

@@ -327,6 +327,32 @@ class TestDispatch:
         assert len(receiver.at("/lease")) == 1
         assert delivery.status == "succeeded"
 
+    async def test_a_delivery_left_pending_for_a_disabled_endpoint_is_failed_not_sent(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        tenant: uuid.UUID,
+        rules: EndpointRules,
+        receiver: WebhookReceiver,
+        worker: Dispatcher,
+    ) -> None:
+        endpoint, _ = await create_endpoint(
+            factory, tenant=tenant, rules=rules, url=receiver.url("/raced")
+        )
+        await build_consumer(factory).apply(contact_created(tenant))
+        # As if the fan-out committed just after the endpoint was disabled.
+        async with unit_of_work(factory, tenant_id=tenant) as session:
+            await session.execute(
+                update(WebhookEndpoint)
+                .where(WebhookEndpoint.id == endpoint.id)
+                .values(enabled=False)
+            )
+
+        assert await worker.claim(tenant, endpoint.id) is None
+
+        [delivery] = await deliveries_of(factory, tenant, endpoint.id)
+        assert (delivery.status, delivery.last_error) == ("failed", "endpoint_disabled")
+        assert receiver.at("/raced") == []
+
 
 class TestAutoDisable:
     async def test_failing_for_days_disables_the_endpoint_and_tells_admins(

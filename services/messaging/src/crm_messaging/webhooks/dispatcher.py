@@ -30,7 +30,7 @@ from crm_kit.context import RequestContext, bind_context
 from crm_kit.db.models import utcnow
 from crm_kit.db.session import unit_of_work
 from crm_messaging.models import WebhookDelivery, WebhookEndpoint
-from crm_messaging.models.webhook import PENDING
+from crm_messaging.models.webhook import FAILED, PENDING
 from crm_messaging.webhooks import deliveries, endpoints
 from crm_messaging.webhooks.retry import RetryPolicy
 from crm_messaging.webhooks.sender import AttemptResult, WebhookSender
@@ -141,6 +141,9 @@ class Dispatcher:
                 return None
             endpoint = await session.get(WebhookEndpoint, endpoint_id)
             if endpoint is None or not endpoint.enabled:
+                # Fanned out while the endpoint was being disabled: owed nothing now.
+                delivery.status = FAILED
+                delivery.last_error = endpoints.ENDPOINT_DISABLED
                 return None
             now = utcnow()
             delivery.next_attempt_at = now + self._policy.lease

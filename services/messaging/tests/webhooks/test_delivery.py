@@ -4,6 +4,7 @@ signatures, retries, the delivery log, replay, fairness, SSRF at send time, auto
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import uuid
@@ -19,7 +20,7 @@ from crm.events.v1 import envelope_pb2, messaging_pb2
 from crm_devstack.webhook_receiver import WebhookReceiver
 from crm_kit.db.models import utcnow
 from crm_kit.db.session import unit_of_work
-from crm_kit.errors import NotFound, PreconditionFailed
+from crm_kit.errors import InvalidArgument, NotFound, PreconditionFailed
 from crm_messaging.entrypoints.consumers import build_consumer
 from crm_messaging.models import OutboxRecord, WebhookDelivery, WebhookEndpoint
 from crm_messaging.webhooks import deliveries, endpoints
@@ -430,3 +431,45 @@ class TestDeliveryIsolation:
                 await deliveries.list_for_endpoint(
                     session, endpoint_id=endpoint.id, status="", limit=10, cursor=""
                 )
+
+
+class TestDeliveryLog:
+    async def test_pages_newest_first_filter_by_status_and_refuse_bad_cursors(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        tenant: uuid.UUID,
+        rules: EndpointRules,
+        receiver: WebhookReceiver,
+    ) -> None:
+        endpoint, _ = await create_endpoint(
+            factory, tenant=tenant, rules=rules, url=receiver.url("/log")
+        )
+        consumer = build_consumer(factory)
+        events = [contact_created(tenant) for _ in range(3)]
+        for envelope in events:
+            await consumer.apply(envelope)
+        async with unit_of_work(factory, tenant_id=tenant) as session:
+            first = await deliveries.list_for_endpoint(
+                session, endpoint_id=endpoint.id, status="", limit=2, cursor=""
+            )
+            rest = await deliveries.list_for_endpoint(
+                session, endpoint_id=endpoint.id, status="", limit=2, cursor=first.next_cursor
+            )
+            succeeded = await deliveries.list_for_endpoint(
+                session, endpoint_id=endpoint.id, status="succeeded", limit=10, cursor=""
+            )
+            naive = base64.urlsafe_b64encode(f"2026-01-01T00:00:00|{uuid.uuid4()}".encode())
+            for bad in ("not-a-cursor", naive.decode()):
+                with pytest.raises(InvalidArgument):
+                    await deliveries.list_for_endpoint(
+                        session, endpoint_id=endpoint.id, status="", limit=2, cursor=bad
+                    )
+            with pytest.raises(InvalidArgument):
+                await deliveries.list_for_endpoint(
+                    session, endpoint_id=endpoint.id, status="lost", limit=2, cursor=""
+                )
+
+        paged = [d.event_id for d in [*first.deliveries, *rest.deliveries]]
+        assert paged == [uuid.UUID(e.id) for e in reversed(events)]
+        assert rest.next_cursor == ""
+        assert succeeded.deliveries == []

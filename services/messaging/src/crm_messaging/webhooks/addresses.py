@@ -23,6 +23,8 @@ from crm_kit.errors import InvalidArgument
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_URL_LENGTH = 2048
+# A subscription's host must resolve within this (a hung resolver is not a public host).
+RESOLVE_TIMEOUT_SECONDS = 5.0
 
 
 class BlockedAddress(OSError):
@@ -75,8 +77,9 @@ async def check_destination(url: str, allowed: Sequence[Network]) -> None:
     parts = urlsplit(url)
     host = parts.hostname or ""
     try:
-        addresses = await resolve(host, parts.port or 443)
-    except OSError as exc:
+        async with asyncio.timeout(RESOLVE_TIMEOUT_SECONDS):
+            addresses = await resolve(host, parts.port or 443)
+    except (OSError, TimeoutError) as exc:
         raise InvalidArgument(
             f"the host {host} does not resolve", code="unresolvable_host", field="url"
         ) from exc

@@ -39,7 +39,10 @@ def _cursor(delivery: WebhookDelivery) -> str:
 def _position(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         created, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(created), uuid.UUID(ident)
+        position = datetime.fromisoformat(created), uuid.UUID(ident)
+        if position[0].tzinfo is None:
+            raise ValueError("a cursor's time carries its offset")
+        return position
     except ValueError as exc:
         raise InvalidArgument(
             "the cursor is not valid", code="invalid_cursor", field="cursor"

@@ -238,7 +238,7 @@ async def get_delivery(delivery_id: str, request: Request, caller: Caller) -> We
     status_code=202,
     summary="Send a delivery again (same event id and body, a new attempt)",
     response_model=WebhookDeliveryDetail,
-    responses=problems(401, 403, 404, 409),
+    responses=problems(401, 403, 404, 409, 422),
 )
 async def replay_delivery(
     delivery_id: str, request: Request, caller: Caller

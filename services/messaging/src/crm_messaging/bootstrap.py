@@ -49,6 +49,8 @@ def build_dispatcher(
             max_concurrency=settings.webhook_max_concurrency,
             per_endpoint=settings.webhook_per_endpoint_concurrency,
             poll_seconds=settings.webhook_dispatch_poll_seconds,
+            # Within the pod's grace period (30 s, 5 s of it before SIGTERM).
+            drain_seconds=min(timeout, 15.0),
         ),
     )
 

@@ -354,6 +354,33 @@ class TestDispatch:
         assert (delivery.status, delivery.last_error) == ("failed", "endpoint_disabled")
         assert receiver.at("/raced") == []
 
+    async def test_stopping_lets_an_attempt_under_way_finish_and_be_recorded(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        tenant: uuid.UUID,
+        rules: EndpointRules,
+        receiver: WebhookReceiver,
+        worker: Dispatcher,
+    ) -> None:
+        endpoint, secret = await create_endpoint(
+            factory, tenant=tenant, rules=rules, url=receiver.url("/draining")
+        )
+        receiver.expect_secrets("/draining", secret)
+        receiver.slow_down("/draining", 0.5)
+        await build_consumer(factory).apply(contact_created(tenant))
+
+        async with running(worker):
+            for _ in range(100):  # until the attempt is under way
+                [delivery] = await deliveries_of(factory, tenant, endpoint.id)
+                if delivery.next_attempt_at > utcnow():
+                    break
+                await asyncio.sleep(0.02)
+        # The worker has stopped; the attempt it had started was still recorded.
+
+        [delivery] = await deliveries_of(factory, tenant, endpoint.id)
+        assert (delivery.status, delivery.attempt_count) == ("succeeded", 1)
+        assert len(receiver.at("/draining")) == 1
+
 
 class TestAutoDisable:
     async def test_failing_for_days_disables_the_endpoint_and_tells_admins(

@@ -79,6 +79,8 @@ class DispatchPolicy:
     max_concurrency: int
     per_endpoint: int
     poll_seconds: float
+    # How long attempts under way may finish when the worker stops.
+    drain_seconds: float = 10.0
 
 
 def request_headers(claimed: Claimed, *, timestamp: int) -> dict[str, str]:
@@ -214,8 +216,8 @@ class Dispatcher:
         return started
 
     async def run(self) -> None:
-        """Dispatch until cancelled; in-flight attempts are cancelled with it (their
-        leases end and they are sent again)."""
+        """Dispatch until cancelled; attempts under way get `drain_seconds` to finish,
+        then are cancelled (their leases end and they are sent again)."""
         try:
             while True:
                 try:
@@ -232,6 +234,10 @@ class Dispatcher:
                 else:
                     await asyncio.sleep(0)
         finally:
+            # Shutting down: attempts under way may finish (and be recorded) for a
+            # while, so a deploy does not resend them; the rest wait for their lease.
+            if self._tasks:
+                await asyncio.wait(list(self._tasks), timeout=self._policy.drain_seconds)
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -66,6 +66,21 @@ async def settled(
     raise AssertionError(f"still pending: {[(d.status, d.attempt_count) for d in found]}")
 
 
+async def subscribed(
+    factory: async_sessionmaker[AsyncSession],
+    tenant: uuid.UUID,
+    rules: EndpointRules,
+    receiver: WebhookReceiver,
+    path: str,
+) -> tuple[WebhookEndpoint, str]:
+    """An endpoint at the receiver's `path` (contact events), whose secret it verifies."""
+    endpoint, secret = await create_endpoint(
+        factory, tenant=tenant, rules=rules, url=receiver.url(path)
+    )
+    receiver.expect_secrets(path, secret)
+    return endpoint, secret
+
+
 @pytest.fixture
 def worker(
     factory: async_sessionmaker[AsyncSession], box: SecretBox, ca_bundle: Path
@@ -137,10 +152,7 @@ class TestDispatch:
         receiver: WebhookReceiver,
         worker: Dispatcher,
     ) -> None:
-        endpoint, secret = await create_endpoint(
-            factory, tenant=tenant, rules=rules, url=receiver.url("/ok")
-        )
-        receiver.expect_secrets("/ok", secret)
+        endpoint, secret = await subscribed(factory, tenant, rules, receiver, "/ok")
         envelope = contact_created(tenant)
         await build_consumer(factory).apply(envelope)
 
@@ -166,10 +178,7 @@ class TestDispatch:
         receiver: WebhookReceiver,
         worker: Dispatcher,
     ) -> None:
-        endpoint, secret = await create_endpoint(
-            factory, tenant=tenant, rules=rules, url=receiver.url("/flaky")
-        )
-        receiver.expect_secrets("/flaky", secret)
+        endpoint, secret = await subscribed(factory, tenant, rules, receiver, "/flaky")
         receiver.fail_next("/flaky", 500, 503, 429, 408)
         await build_consumer(factory).apply(contact_created(tenant))
 
@@ -197,10 +206,7 @@ class TestDispatch:
         receiver: WebhookReceiver,
         worker: Dispatcher,
     ) -> None:
-        endpoint, secret = await create_endpoint(
-            factory, tenant=tenant, rules=rules, url=receiver.url("/gone")
-        )
-        receiver.expect_secrets("/gone", secret)
+        endpoint, _ = await subscribed(factory, tenant, rules, receiver, "/gone")
         receiver.fail_next("/gone", 410)
         await build_consumer(factory).apply(contact_created(tenant))
 
@@ -223,10 +229,7 @@ class TestDispatch:
         receiver: WebhookReceiver,
         worker: Dispatcher,
     ) -> None:
-        endpoint, secret = await create_endpoint(
-            factory, tenant=tenant, rules=rules, url=receiver.url("/r")
-        )
-        receiver.expect_secrets("/r", secret)
+        endpoint, _ = await subscribed(factory, tenant, rules, receiver, "/r")
         await build_consumer(factory).apply(contact_created(tenant))
         async with running(worker):
             [delivery] = await settled(factory, tenant, endpoint.id)
@@ -311,10 +314,7 @@ class TestDispatch:
         ca_bundle: Path,
         receiver: WebhookReceiver,
     ) -> None:
-        endpoint, secret = await create_endpoint(
-            factory, tenant=tenant, rules=rules, url=receiver.url("/lease")
-        )
-        receiver.expect_secrets("/lease", secret)
+        endpoint, _ = await subscribed(factory, tenant, rules, receiver, "/lease")
         await build_consumer(factory).apply(contact_created(tenant))
         crashing = dispatcher(
             factory, box=box, ca_bundle=ca_bundle, allowed=LOOPBACK, lease=timedelta(0)
@@ -362,10 +362,7 @@ class TestDispatch:
         receiver: WebhookReceiver,
         worker: Dispatcher,
     ) -> None:
-        endpoint, secret = await create_endpoint(
-            factory, tenant=tenant, rules=rules, url=receiver.url("/draining")
-        )
-        receiver.expect_secrets("/draining", secret)
+        endpoint, _ = await subscribed(factory, tenant, rules, receiver, "/draining")
         receiver.slow_down("/draining", 0.5)
         await build_consumer(factory).apply(contact_created(tenant))
 
@@ -391,10 +388,7 @@ class TestAutoDisable:
         receiver: WebhookReceiver,
         worker: Dispatcher,
     ) -> None:
-        endpoint, secret = await create_endpoint(
-            factory, tenant=tenant, rules=rules, url=receiver.url("/down")
-        )
-        receiver.expect_secrets("/down", secret)
+        endpoint, _ = await subscribed(factory, tenant, rules, receiver, "/down")
         receiver.fail_next("/down", 500)
         async with unit_of_work(factory, tenant_id=tenant) as session:
             await session.execute(

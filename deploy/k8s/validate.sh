@@ -33,6 +33,7 @@ OUT = Path(sys.argv[1])
 EXTERNAL_SECRETS = {
     "identity-database", "crm-core-database", "messaging-database",
     "billing-database", "privacy-database", "crm-nats", "crm-redis", "gateway-tls",
+    "messaging-webhooks",
 }
 failures = []
 

@@ -4,7 +4,9 @@ processes, on the machine's PostgreSQL, NATS (JetStream) and Redis."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -15,11 +17,13 @@ import nats
 import pytest
 import pytest_asyncio
 import redis.asyncio as redis_asyncio
+import trustme
 from nats.js.errors import NotFoundError
 
 from crm_devstack.processes import port_open
 from crm_devstack.stack import GATEWAY, SERVICES, Stack, StackConfig
 from crm_devstack.testing import TEST_NATS_URL, TEST_REDIS_URL, stack_config_for_tests
+from crm_devstack.webhook_receiver import write_ca_bundle
 from crm_kit.events.bus import STREAM_NAME
 
 # Beside `make run` and a developer's own services: ports 51051.. and 9000.
@@ -49,7 +53,27 @@ async def _clean_bus_and_limits() -> None:
 
 
 @pytest.fixture(scope="session")
-def stack_config(tmp_path_factory: pytest.TempPathFactory) -> StackConfig:
+def webhook_ca() -> trustme.CA:
+    """The CA of the local webhook receivers; messaging trusts it (real TLS in tests)."""
+    return trustme.CA()
+
+
+def webhook_env(ca: trustme.CA, directory: Path) -> dict[str, str]:
+    """Messaging's webhook settings for e2e: a fresh key, the receivers' CA and loopback
+    allowed, retries a thousand times faster, short timeouts and leases."""
+    return {
+        "MESSAGING_WEBHOOK_SECRET_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "MESSAGING_WEBHOOK_CA_BUNDLE": str(write_ca_bundle(ca, directory)),
+        "MESSAGING_WEBHOOK_ALLOW_PRIVATE_HOSTS": "127.0.0.0/8",
+        "MESSAGING_WEBHOOK_RETRY_SCALE": "0.001",
+        "MESSAGING_WEBHOOK_ATTEMPT_TIMEOUT_SECONDS": "2",
+        "MESSAGING_WEBHOOK_LEASE_MARGIN_SECONDS": "2",
+        "MESSAGING_WEBHOOK_DISPATCH_POLL_SECONDS": "0.1",
+    }
+
+
+@pytest.fixture(scope="session")
+def stack_config(tmp_path_factory: pytest.TempPathFactory, webhook_ca: trustme.CA) -> StackConfig:
     return stack_config_for_tests(
         database_suffix="_e2e",
         port_offset=PORT_OFFSET,
@@ -63,6 +87,7 @@ def stack_config(tmp_path_factory: pytest.TempPathFactory) -> StackConfig:
             ),
             "IDENTITY_BCRYPT_ROUNDS": "10",
             "CRM_CORE_FILES_ROOT": str(tmp_path_factory.mktemp("e2e-files")),
+            **webhook_env(webhook_ca, tmp_path_factory.mktemp("webhook-ca")),
         },
     )
 

@@ -1,9 +1,10 @@
 """After a full account scenario, no secret appears in any database or log line.
 
 Secrets: passwords, refresh tokens, password-reset tokens, API keys, invitation
-tokens. (TOTP secrets are stored as the authenticator's shared secret: see the
-identity README.) The databases are dumped with pg_dump (every table, as the owner) and the
-log files of every process are read whole. The outbox deletes published events, so
+tokens, webhook signing secrets (kept encrypted). (TOTP secrets are stored as the
+authenticator's shared secret: see the identity README.) The databases are dumped
+with pg_dump (every table, as the owner) and the log files of every process are read
+whole. The outbox deletes published events, so
 the reset and invitation links that must travel to messaging do not linger.
 """
 
@@ -93,6 +94,18 @@ class TestSecretsAtRest:
         secrets["API key"] = key.json()["key"]
         as_key = {"Authorization": f"Bearer {secrets['API key']}"}
         assert (await api.get("/v1/contacts", headers=as_key)).status_code == 200
+        endpoint = await api.post(
+            "/v1/webhooks/endpoints",
+            json={"url": "https://127.0.0.1:9/scan", "event_types": ["*"]},
+            headers=owner.headers,
+        )
+        assert endpoint.status_code == 201, endpoint.text
+        secrets["webhook secret"] = endpoint.json()["secret"]
+        rotated = await api.post(
+            f"/v1/webhooks/endpoints/{endpoint.json()['id']}/rotate-secret",
+            headers=owner.headers,
+        )
+        secrets["rotated webhook secret"] = rotated.json()["secret"]
         wrong = "a wrong password typed by someone"
         await api.post("/v1/auth/login", json={"email": tenant_a.email, "password": wrong})
         secrets["wrong password"] = wrong

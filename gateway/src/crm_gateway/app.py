@@ -41,6 +41,7 @@ from crm_gateway.routes import (
     timeline,
     users,
     visibility,
+    webhooks,
 )
 from crm_gateway.security import RateLimits
 from crm_gateway.settings import GatewaySettings
@@ -121,6 +122,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         timeline.router,
         capture_forms.router,
         public_forms.router,
+        webhooks.router,
     )
     for router in (*routers, health.router):
         app.include_router(router)

@@ -36,6 +36,7 @@ class GatewaySettings(BaseServiceSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
     crm_core_address: str = "127.0.0.1:50052"
+    messaging_address: str = "127.0.0.1:50053"
     # Token revocations and API-key invalidations arrive from identity as events;
     # empty turns following them off (tests without a bus).
     nats_url: str = "nats://127.0.0.1:4222"

@@ -20,6 +20,7 @@ from crm.crm_core.v1 import (
     visibility_pb2_grpc,
 )
 from crm.identity.v1 import api_keys_pb2_grpc, identity_pb2_grpc, mfa_pb2_grpc, users_pb2_grpc
+from crm.messaging.v1 import webhooks_pb2_grpc
 from crm_gateway.settings import GatewaySettings
 from crm_kit.grpc.interceptors import insecure_channel
 
@@ -46,14 +47,16 @@ class Upstreams:
     timeline: engagements_pb2_grpc.TimelineServiceStub
     files: files_pb2_grpc.FileServiceStub
     capture_forms: capture_pb2_grpc.CaptureFormServiceStub
+    webhooks: webhooks_pb2_grpc.WebhookServiceStub
 
     @classmethod
     def connect(cls, settings: GatewaySettings) -> Upstreams:
         timeout = settings.upstream_timeout_seconds
         identity = insecure_channel(settings.identity_address, default_timeout=timeout)
         crm_core = insecure_channel(settings.crm_core_address, default_timeout=timeout)
+        messaging = insecure_channel(settings.messaging_address, default_timeout=timeout)
         return cls(
-            channels={"identity": identity, "crm_core": crm_core},
+            channels={"identity": identity, "crm_core": crm_core, "messaging": messaging},
             identity=identity_pb2_grpc.IdentityServiceStub(identity),
             users=users_pb2_grpc.UserServiceStub(identity),
             api_keys=api_keys_pb2_grpc.ApiKeyServiceStub(identity),
@@ -73,6 +76,7 @@ class Upstreams:
             timeline=engagements_pb2_grpc.TimelineServiceStub(crm_core),
             files=files_pb2_grpc.FileServiceStub(crm_core),
             capture_forms=capture_pb2_grpc.CaptureFormServiceStub(crm_core),
+            webhooks=webhooks_pb2_grpc.WebhookServiceStub(messaging),
         )
 
     async def close(self) -> None:

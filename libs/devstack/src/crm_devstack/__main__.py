@@ -7,8 +7,10 @@ services, NATS and PostgreSQL, in that order, and exits 0.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import os
+import secrets
 import signal
 import sys
 import time
@@ -72,6 +74,20 @@ def parse_options(argv: Sequence[str] | None) -> Options:
     )
 
 
+def webhook_secret_key(data_dir: Path) -> str:
+    """The key messaging encrypts webhook signing secrets with: generated on the first
+    run into the data folder (owner-only) and reused, so secrets survive restarts."""
+    path = data_dir / "messaging-webhook-secret.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # A Fernet key is the URL-safe base64 of 32 random bytes.
+        key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(key)
+    return path.read_text().strip()
+
+
 def ensure_demo_tenant(gateway_url: str) -> bool:
     """Sign the demo organization up unless its owner can already log in; True if created.
 
@@ -132,6 +148,7 @@ def run(options: Options) -> int:
             port_offset=options.port_offset,
             ports={GATEWAY.name: options.gateway_port},
             log_level=options.log_level,
+            extra_env={"MESSAGING_WEBHOOK_SECRET_KEY": webhook_secret_key(options.data_dir)},
         )
         log_dir = options.data_dir / "logs"
         print(f"starting the platform (logs in {log_dir})...", flush=True)

@@ -81,14 +81,30 @@ async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
     await server.start()
     await mark_serving(health_servicer, [r.name for r in parts.registrations])
     log.info("serving gRPC", extra={"service": name, "port": port})
-    background = asyncio.create_task(_supervise_events(name, settings, factory, parts, revocations))
+    background = [
+        asyncio.create_task(_supervise_events(name, settings, factory, parts, revocations)),
+        *(asyncio.create_task(_keep_running(work)) for work in parts.background),
+    ]
     await stop.wait()
     log.info("shutting down")
-    background.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await background
+    for task in background:
+        task.cancel()
+    await asyncio.gather(*background, return_exceptions=True)
     await drain(server, health_servicer)
     await engine.dispose()
+
+
+async def _keep_running(work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """One of the parts' background loops: restarted (after a pause) if it ever fails."""
+    while True:
+        try:
+            await work()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background work stopped; restarting")
+        await asyncio.sleep(5.0)
 
 
 async def _supervise_events(

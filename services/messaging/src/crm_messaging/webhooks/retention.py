@@ -1,0 +1,53 @@
+"""The delivery log is kept for a while (30 days by default), then deleted with its attempts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from sqlalchemy import delete, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from crm_kit.db.models import utcnow
+from crm_kit.db.session import unit_of_work
+from crm_messaging.models import WebhookDelivery
+
+log = logging.getLogger(__name__)
+
+TENANTS_WITH_EXPIRED_SQL = text(
+    "SELECT DISTINCT tenant_id FROM webhook_deliveries WHERE created_at < :cutoff LIMIT 1000"
+)
+DISPATCH_GUCS = {"app.webhook_dispatch": "on"}
+
+
+async def purge_expired(factory: async_sessionmaker[AsyncSession], *, keep: timedelta) -> int:
+    """Deletes deliveries created more than `keep` ago; returns how many. Tenants are
+    found through the dispatcher's read-only policy, each deletion runs bound to its
+    tenant."""
+    cutoff = utcnow() - keep
+    async with unit_of_work(factory, tenant_id=None, gucs=DISPATCH_GUCS) as session:
+        tenants = list(await session.scalars(TENANTS_WITH_EXPIRED_SQL, {"cutoff": cutoff}))
+    deleted = 0
+    for tenant in tenants:
+        async with unit_of_work(factory, tenant_id=tenant) as session:
+            result = await session.execute(
+                delete(WebhookDelivery).where(WebhookDelivery.created_at < cutoff)
+            )
+            deleted += result.rowcount or 0  # type: ignore[attr-defined]
+    return deleted
+
+
+async def purge_forever(
+    factory: async_sessionmaker[AsyncSession], *, keep: timedelta, every_seconds: float = 3600.0
+) -> None:
+    while True:
+        try:
+            deleted = await purge_expired(factory, keep=keep)
+            if deleted:
+                log.info("expired webhook deliveries deleted", extra={"count": deleted})
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("purging expired webhook deliveries failed")
+        await asyncio.sleep(every_seconds)

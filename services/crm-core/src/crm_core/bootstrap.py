@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm.crm_core.v1 import (
@@ -9,6 +11,7 @@ from crm.crm_core.v1 import (
     contacts_pb2_grpc,
     custom_fields_pb2_grpc,
     deals_pb2_grpc,
+    exports_pb2_grpc,
     files_pb2_grpc,
     leads_pb2_grpc,
     merges_pb2_grpc,
@@ -18,6 +21,8 @@ from crm.crm_core.v1 import (
 from crm_core.entrypoints.consumers import build_consumer
 from crm_core.entrypoints.deals_grpc import DEAL_SERVICE, DealServicer
 from crm_core.entrypoints.engagements_grpc import engagement_registrations
+from crm_core.entrypoints.exports_grpc import EXPORT_SERVICE, ExportServicer
+from crm_core.entrypoints.exports_grpc import PUBLIC_METHODS as EXPORT_PUBLIC_METHODS
 from crm_core.entrypoints.files_grpc import FILE_SERVICE, FileServicer
 from crm_core.entrypoints.grpc_server import CONTACT_SERVICE, ContactServicer
 from crm_core.entrypoints.leads_grpc import LEAD_SERVICE, LeadServicer
@@ -30,6 +35,7 @@ from crm_core.entrypoints.records_grpc import (
     CustomFieldServicer,
 )
 from crm_core.entrypoints.visibility_grpc import VISIBILITY_SERVICE, VisibilityServicer
+from crm_core.exports.worker import ExportLimits, ExportWorker
 from crm_core.files.blob_cleanup import use_store
 from crm_core.files.configured import build_store
 from crm_core.files.service import FileLimits
@@ -53,6 +59,8 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
     store = build_store(core)
     use_store(store)
     files = FileServicer(factory, store, FileLimits(max_bytes=core.files_max_bytes))
+    exports = ExportServicer(factory, store, timedelta(seconds=core.export_link_seconds))
+    export_worker = ExportWorker(factory, store, export_limits(core))
     return ServiceParts(
         registrations=[
             ServiceRegistration(
@@ -101,8 +109,26 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
                 FILE_SERVICE,
                 lambda server: files_pb2_grpc.add_FileServiceServicer_to_server(files, server),
             ),
+            ServiceRegistration(
+                EXPORT_SERVICE,
+                lambda server: exports_pb2_grpc.add_ExportServiceServicer_to_server(
+                    exports, server
+                ),
+            ),
             *engagement_registrations(factory),
         ],
+        public_methods=EXPORT_PUBLIC_METHODS,
         outbox_model=OutboxRecord,
         consumers=[build_consumer(factory)],
+        background=[export_worker.run_forever],
+    )
+
+
+def export_limits(settings: CrmCoreSettings) -> ExportLimits:
+    return ExportLimits(
+        lease=timedelta(seconds=settings.export_lease_seconds),
+        poll_seconds=settings.export_poll_seconds,
+        retention=timedelta(days=settings.export_retention_days),
+        max_attempts=settings.export_max_attempts,
+        max_bytes=settings.export_max_bytes,
     )

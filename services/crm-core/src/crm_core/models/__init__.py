@@ -14,6 +14,7 @@ from crm_core.models.engagement import (
     Tag,
     Task,
 )
+from crm_core.models.export import ExportJob, ExportQueueEntry
 from crm_core.models.file import StoredFile
 from crm_core.models.lead import Lead
 from crm_core.models.merge import RecordMerge
@@ -30,6 +31,8 @@ __all__ = [
     "Deal",
     "DealContact",
     "DealStageHistory",
+    "ExportJob",
+    "ExportQueueEntry",
     "Lead",
     "Note",
     "OutboxRecord",

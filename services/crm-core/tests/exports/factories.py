@@ -60,3 +60,7 @@ def read_csv(root: Path, job: ExportJob) -> list[dict[str, str]]:
     assert job.storage_key is not None
     text = (root / job.storage_key).read_bytes().decode()
     return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def files_under(root: Path, pattern: str) -> list[Path]:
+    return list(root.rglob(pattern))

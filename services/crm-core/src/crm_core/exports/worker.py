@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -164,14 +164,16 @@ class ExportWorker:
             if driver is None:
                 raise RuntimeError("the pooled connection has no driver connection")
 
-            async def chunks() -> AsyncIterator[bytes]:
+            async def chunks() -> AsyncGenerator[bytes, None]:
                 yield header_line(
                     [c.header for c in columns], byte_order_mark=job.request["byte_order_mark"]
                 )
                 async for chunk in copy_csv(driver, query, progress):
                     yield chunk
 
-            written = await self._store.write(key, chunks(), max_bytes=self._limits.max_bytes)
+            # Closed however the write ends, so a COPY cut short stops at once.
+            async with contextlib.aclosing(chunks()) as stream:
+                written = await self._store.write(key, stream, max_bytes=self._limits.max_bytes)
         async with unit_of_work(self._factory, tenant_id=claim.tenant_id) as session:
             done = await session.get(ExportJob, claim.job_id)
             if done is None:  # deleted meanwhile (its tenant went)

@@ -26,6 +26,7 @@ from crm_gateway.routes import (
     contacts,
     custom_fields,
     deals,
+    exports,
     files,
     health,
     leads,
@@ -114,6 +115,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         tasks.router,
         notes.router,
         files.router,
+        exports.router,
         tags.router,
         timeline.router,
     )

@@ -12,6 +12,7 @@ from crm.crm_core.v1 import (
     custom_fields_pb2_grpc,
     deals_pb2_grpc,
     engagements_pb2_grpc,
+    exports_pb2_grpc,
     files_pb2_grpc,
     leads_pb2_grpc,
     merges_pb2_grpc,
@@ -44,6 +45,7 @@ class Upstreams:
     tags: engagements_pb2_grpc.TagServiceStub
     timeline: engagements_pb2_grpc.TimelineServiceStub
     files: files_pb2_grpc.FileServiceStub
+    exports: exports_pb2_grpc.ExportServiceStub
 
     @classmethod
     def connect(cls, settings: GatewaySettings) -> Upstreams:
@@ -70,6 +72,7 @@ class Upstreams:
             tags=engagements_pb2_grpc.TagServiceStub(crm_core),
             timeline=engagements_pb2_grpc.TimelineServiceStub(crm_core),
             files=files_pb2_grpc.FileServiceStub(crm_core),
+            exports=exports_pb2_grpc.ExportServiceStub(crm_core),
         )
 
     async def close(self) -> None:

@@ -77,6 +77,9 @@ def compile_select(statement: Select[Any]) -> CompiledSelect:
     """The statement as asyncpg SQL (`$1`...) and its arguments, each through its type's
     bind processing (a JSONB operand becomes its JSON text, as the engine would send)."""
     compiled = statement.compile(dialect=_DIALECT)
+    if "POSTCOMPILE" in compiled.string:
+        # An expanding IN list: build IN lists from literal() elements instead.
+        raise RuntimeError("an export statement may not hold expanding parameters")
     params = compiled.construct_params()
     args = []
     for name in compiled.positiontup or ():

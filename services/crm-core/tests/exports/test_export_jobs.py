@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from crm_core.exports.worker import ExportWorker
 from crm_core.files.storage import LocalDiskStore
@@ -104,6 +104,41 @@ class TestRowsAndColumns:
         assert row["custom_fields.tags"] == "a; c"
         assert ISO_UTC.match(row["created_at"])
         assert ISO_UTC.match(row["updated_at"])
+
+    async def test_datetimes_with_fractions_or_stored_otherwise_are_utc_with_microseconds(
+        self, factory: Factory, tenant: uuid.UUID, worker: ExportWorker, tmp_path: Path
+    ) -> None:
+        await define_field(factory, tenant=tenant, key="seen", field_type="datetime")
+        await create_contact(
+            factory,
+            tenant=tenant,
+            first_name="A",
+            custom_fields={"seen": "2026-03-01T10:30:00.123456+02:00"},
+        )
+        b = await create_contact(factory, tenant=tenant, first_name="B", email="b@x.example")
+        async with unit_of_work(factory, tenant_id=tenant) as session:
+            # Written by an older version or by hand: parsed rather than rewritten.
+            await session.execute(
+                text(
+                    "UPDATE contacts SET custom_fields = "
+                    '\'{"seen": "2026-03-01T10:30:00.5-01:00"}\' WHERE id = :id'
+                ),
+                {"id": b.id},
+            )
+
+        rows = await export_rows(
+            factory,
+            worker,
+            tmp_path,
+            tenant=tenant,
+            columns=["first_name", "custom_fields.seen"],
+            sorts=[Sort("first_name")],
+        )
+
+        assert [r["custom_fields.seen"] for r in rows] == [
+            "2026-03-01T08:30:00.123456Z",
+            "2026-03-01T11:30:00.500000Z",
+        ]
 
     async def test_default_columns_are_standard_fields_then_custom_fields(
         self, factory: Factory, tenant: uuid.UUID, worker: ExportWorker, tmp_path: Path

@@ -66,7 +66,11 @@ async def count_contacts(owner_dsn: str, tenant: uuid.UUID) -> int:
     try:
         async with connection.transaction():
             await connection.execute("SELECT set_config('app.tenant_id', $1, true)", str(tenant))
-            return int(await connection.fetchval("SELECT count(*) FROM contacts"))
+            # The owner role is a superuser here, which RLS does not bind: name the tenant.
+            count = await connection.fetchval(
+                "SELECT count(*) FROM contacts WHERE tenant_id = $1", tenant
+            )
+            return int(count)
     finally:
         await connection.close()
 
@@ -80,8 +84,10 @@ async def seed_tenant(
     try:
         async with connection.transaction():
             await connection.execute("SELECT set_config('app.tenant_id', $1, true)", str(tenant))
-            await connection.execute("DELETE FROM contacts")
-            await connection.execute("DELETE FROM custom_field_definitions")
+            await connection.execute("DELETE FROM contacts WHERE tenant_id = $1", tenant)
+            await connection.execute(
+                "DELETE FROM custom_field_definitions WHERE tenant_id = $1", tenant
+            )
         async with unit_of_work(factory, tenant_id=tenant) as session:
             for definition in CUSTOM_FIELDS:
                 await custom_fields.create(session, data=definition)

@@ -38,8 +38,9 @@ GRPC_TO_HTTP: dict[grpc.StatusCode, int] = {
     grpc.StatusCode.UNIMPLEMENTED: 501,
 }
 
-# Error codes whose HTTP status is not their gRPC status's (a quota that is a size).
-CODE_TO_HTTP = {"file_too_large": 413}
+# Error codes whose HTTP status is not their gRPC status's (a quota that is a size, a
+# download link or file that is no more).
+CODE_TO_HTTP = {"file_too_large": 413, "link_expired": 410, "export_file_expired": 410}
 
 TITLES = {
     400: "Bad request",
@@ -48,6 +49,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    410: "Gone",
     412: "Precondition failed",
     413: "Content too large",
     415: "Unsupported media type",

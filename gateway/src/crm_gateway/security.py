@@ -118,10 +118,16 @@ async def limit_account(request: Request, response: Response, identifier: str) -
 
 
 def check_scopes(principal: Principal, required: Sequence[str]) -> None:
-    """An API key needs every scope the route declares; users are not limited by scopes."""
+    """An API key needs every scope the route declares (or one of `a|b`); users are not
+    limited by scopes."""
     if principal.actor_kind != API_KEY_ACTOR:
         return
-    missing = [s for s in required if not api_key_format.grants(principal.scopes, s)]
+    # `a:read|b:read`: any one of them (the service checks the one the request needs).
+    missing = [
+        s
+        for s in required
+        if not any(api_key_format.grants(principal.scopes, one) for one in s.split("|"))
+    ]
     if required and not missing:
         return
     detail = (

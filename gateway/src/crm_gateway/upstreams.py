@@ -13,6 +13,7 @@ from crm.crm_core.v1 import (
     custom_fields_pb2_grpc,
     deals_pb2_grpc,
     engagements_pb2_grpc,
+    exports_pb2_grpc,
     files_pb2_grpc,
     leads_pb2_grpc,
     merges_pb2_grpc,
@@ -48,6 +49,7 @@ class Upstreams:
     files: files_pb2_grpc.FileServiceStub
     capture_forms: capture_pb2_grpc.CaptureFormServiceStub
     webhooks: webhooks_pb2_grpc.WebhookServiceStub
+    exports: exports_pb2_grpc.ExportServiceStub
 
     @classmethod
     def connect(cls, settings: GatewaySettings) -> Upstreams:
@@ -77,6 +79,7 @@ class Upstreams:
             files=files_pb2_grpc.FileServiceStub(crm_core),
             capture_forms=capture_pb2_grpc.CaptureFormServiceStub(crm_core),
             webhooks=webhooks_pb2_grpc.WebhookServiceStub(messaging),
+            exports=exports_pb2_grpc.ExportServiceStub(crm_core),
         )
 
     async def close(self) -> None:

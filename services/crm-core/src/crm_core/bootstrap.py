@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm.crm_core.v1 import (
@@ -10,6 +12,7 @@ from crm.crm_core.v1 import (
     contacts_pb2_grpc,
     custom_fields_pb2_grpc,
     deals_pb2_grpc,
+    exports_pb2_grpc,
     files_pb2_grpc,
     leads_pb2_grpc,
     merges_pb2_grpc,
@@ -24,6 +27,8 @@ from crm_core.entrypoints.capture_grpc import PUBLIC_METHODS as CAPTURE_PUBLIC_M
 from crm_core.entrypoints.consumers import build_consumer
 from crm_core.entrypoints.deals_grpc import DEAL_SERVICE, DealServicer
 from crm_core.entrypoints.engagements_grpc import engagement_registrations
+from crm_core.entrypoints.exports_grpc import EXPORT_SERVICE, ExportServicer
+from crm_core.entrypoints.exports_grpc import PUBLIC_METHODS as EXPORT_PUBLIC_METHODS
 from crm_core.entrypoints.files_grpc import FILE_SERVICE, FileServicer
 from crm_core.entrypoints.grpc_server import CONTACT_SERVICE, ContactServicer
 from crm_core.entrypoints.leads_grpc import LEAD_SERVICE, LeadServicer
@@ -36,6 +41,7 @@ from crm_core.entrypoints.records_grpc import (
     CustomFieldServicer,
 )
 from crm_core.entrypoints.visibility_grpc import VISIBILITY_SERVICE, VisibilityServicer
+from crm_core.exports.worker import ExportLimits, ExportWorker
 from crm_core.files.blob_cleanup import use_store
 from crm_core.files.configured import build_store
 from crm_core.files.service import FileLimits
@@ -60,6 +66,8 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
     use_store(store)
     capture = CaptureFormServicer(factory)
     files = FileServicer(factory, store, FileLimits(max_bytes=core.files_max_bytes))
+    exports = ExportServicer(factory, store, timedelta(seconds=core.export_link_seconds))
+    export_worker = ExportWorker(factory, store, export_limits(core))
     return ServiceParts(
         registrations=[
             ServiceRegistration(
@@ -114,9 +122,26 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
                     capture, server
                 ),
             ),
+            ServiceRegistration(
+                EXPORT_SERVICE,
+                lambda server: exports_pb2_grpc.add_ExportServiceServicer_to_server(
+                    exports, server
+                ),
+            ),
             *engagement_registrations(factory),
         ],
-        public_methods=CAPTURE_PUBLIC_METHODS,
+        public_methods=(*CAPTURE_PUBLIC_METHODS, *EXPORT_PUBLIC_METHODS),
         outbox_model=OutboxRecord,
         consumers=[build_consumer(factory)],
+        background=[export_worker.run_forever],
+    )
+
+
+def export_limits(settings: CrmCoreSettings) -> ExportLimits:
+    return ExportLimits(
+        lease=timedelta(seconds=settings.export_lease_seconds),
+        poll_seconds=settings.export_poll_seconds,
+        retention=timedelta(days=settings.export_retention_days),
+        max_attempts=settings.export_max_attempts,
+        max_bytes=settings.export_max_bytes,
     )

@@ -29,6 +29,15 @@ class CrmCoreSettings(ServiceSettings):
     files_s3_region: str | None = None
     files_s3_access_key_id: str | None = None
     files_s3_secret_access_key: SecretStr | None = None
+    # CSV exports: how long a download link works, how long the file is kept, how
+    # long a worker's claim on a job lasts without renewal, and how often idle
+    # workers look for work.
+    export_link_seconds: int = Field(default=15 * 60, ge=10)
+    export_retention_days: int = Field(default=7, ge=1)
+    export_lease_seconds: float = Field(default=60.0, gt=0)
+    export_poll_seconds: float = Field(default=1.0, gt=0)
+    export_max_attempts: int = Field(default=3, ge=1)
+    export_max_bytes: int = Field(default=20 * 1024**3, ge=1)
 
     @model_validator(mode="after")
     def _s3_credentials_come_in_pairs(self) -> Self:

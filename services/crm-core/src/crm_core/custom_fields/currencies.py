@@ -162,3 +162,35 @@ ISO_4217_CODES = frozenset(
         "ZWG",
     ]
 )
+
+
+# Digits after the decimal point of each currency's minor unit (ISO 4217); every code
+# not listed has two.
+MINOR_UNIT_DIGITS: dict[str, int] = {
+    **dict.fromkeys(
+        (
+            [
+                "BIF",
+                "CLP",
+                "DJF",
+                "GNF",
+                "ISK",
+                "JPY",
+                "KMF",
+                "KRW",
+                "PYG",
+                "RWF",
+                "UGX",
+                "UYI",
+                "VND",
+                "VUV",
+                "XAF",
+                "XOF",
+                "XPF",
+            ]
+        ),
+        0,
+    ),
+    **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}

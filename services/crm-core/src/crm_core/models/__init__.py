@@ -15,6 +15,7 @@ from crm_core.models.engagement import (
     Tag,
     Task,
 )
+from crm_core.models.export import ExportJob, ExportQueueEntry
 from crm_core.models.file import StoredFile
 from crm_core.models.lead import Lead
 from crm_core.models.merge import RecordMerge
@@ -32,6 +33,8 @@ __all__ = [
     "Deal",
     "DealContact",
     "DealStageHistory",
+    "ExportJob",
+    "ExportQueueEntry",
     "FormSubmission",
     "Lead",
     "Note",

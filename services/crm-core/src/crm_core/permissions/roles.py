@@ -1,8 +1,8 @@
 """The role matrix: which action each role may take, checked by every servicer.
 
-Viewers read. Members read, create and update (any record they can see). Deleting,
-merging and configuration (custom field definitions, pipelines, visibility rules) are
-for admins and owners. API keys act as admins bounded by their scopes (identity lets
+Viewers read. Members read, create, update and export (any record they can see).
+Deleting, merging and configuration (custom field definitions, pipelines, visibility
+rules) are for admins and owners. API keys act as admins bounded by their scopes (identity lets
 only admins and owners create keys); system work (event consumers) may do everything.
 """
 
@@ -27,12 +27,13 @@ class Action(StrEnum):
     DELETE = "delete"
     MERGE = "merge"
     CONFIGURE = "configure"  # custom field definitions, pipelines, visibility rules
+    EXPORT = "export"  # every record of a type at once, as a CSV file
 
 
 ALLOWED: dict[str, frozenset[Action]] = {
     OWNER: frozenset(Action),
     ADMIN: frozenset(Action),
-    MEMBER: frozenset({Action.READ, Action.WRITE}),
+    MEMBER: frozenset({Action.READ, Action.WRITE, Action.EXPORT}),
     VIEWER: frozenset({Action.READ}),
 }
 
@@ -56,6 +57,18 @@ def authorize(action: Action, area: str) -> None:
             f"your role may not {action.value} {area.replace('_', ' ')}",
             code="role_not_allowed",
         )
+
+
+def authorize_export(object_type: str | None) -> None:
+    """Exports are the widest read there is (a whole object type in one file, the main
+    way data leaves): admins, owners and members (who get only the records their
+    visibility rules let them see, as in lists), and API keys holding `<type>:read`.
+    Viewers may not: a read-only seat (often a guest) reads, it does not take copies.
+    Without an object type (listing jobs) only the role is checked."""
+    if object_type is not None:
+        require_scope(f"{object_type}:read")
+    if not allows(current_context(), Action.EXPORT):
+        raise PermissionDenied("your role may not export records", code="role_not_allowed")
 
 
 def authorize_settings() -> None:

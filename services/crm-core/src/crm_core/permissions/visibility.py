@@ -141,13 +141,19 @@ def _limit_to_visible(state: ORMExecuteState) -> None:
         return
     if state.execution_options.get(ALL_RECORDS_OPTION, False):
         return
-    tenant = state.session.info[TENANT_KEY]
     state.statement = state.statement.options(
-        *(
-            with_loader_criteria(kind.model, visible(kind, audience, tenant), include_aliases=True)
-            for kind in VISIBLE_TYPES.values()
-        )
+        *visibility_criteria(audience, state.session.info[TENANT_KEY])
     )
+
+
+def visibility_criteria(audience: Audience, tenant: uuid.UUID) -> list[Any]:
+    """The statement options that limit every record type (aliases and subqueries
+    included) to what the audience may see; also for statements compiled outside a
+    session (exports)."""
+    return [
+        with_loader_criteria(kind.model, visible(kind, audience, tenant), include_aliases=True)
+        for kind in VISIBLE_TYPES.values()
+    ]
 
 
 @asynccontextmanager

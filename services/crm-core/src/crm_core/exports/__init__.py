@@ -1,0 +1,1 @@
+"""CSV exports of any object type, as background jobs streaming from PostgreSQL."""

@@ -1,0 +1,177 @@
+"""Export use cases: queue a job (checked now), read jobs, open a download."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_core.exports import links
+from crm_core.exports.columns import default_column_names, export_columns
+from crm_core.exports.query import ExportSelection, build_select
+from crm_core.models import ExportJob, ExportQueueEntry
+from crm_core.permissions.visibility import Audience
+from crm_core.queries.fields import load_catalog
+from crm_core.queries.filters import Filter
+from crm_core.queries.search import page_size
+from crm_core.queries.sorting import Sort
+from crm_core.records.registry import object_spec
+from crm_core.timeline.cursor import decode_cursor, encode_cursor
+from crm_kit.db.models import new_id, utcnow
+from crm_kit.db.session import session_tenant
+from crm_kit.errors import PreconditionFailed
+
+LINK_SECRET_BYTES = 32
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    object_type: str
+    selection: ExportSelection
+    columns: list[str]
+    byte_order_mark: bool = False
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asked: the worker applies this audience's visibility to the rows."""
+
+    user_id: uuid.UUID | None
+    kind: str
+    roles: tuple[str, ...]
+    audience: Audience
+
+
+@dataclass(frozen=True)
+class DownloadLink:
+    token: str
+    expires_at: datetime
+
+
+def _selection_json(selection: ExportSelection) -> dict[str, Any]:
+    return {
+        "filter_groups": [
+            [
+                {
+                    "field": f.field,
+                    "operator": f.operator,
+                    "value": f.value,
+                    "values": f.values,
+                    "has_value": f.has_value,
+                }
+                for f in group
+            ]
+            for group in selection.filter_groups
+        ],
+        "sorts": [{"field": s.field, "direction": s.direction} for s in selection.sorts],
+        "query": selection.query,
+    }
+
+
+def stored_selection(job: ExportJob) -> ExportSelection:
+    raw = job.request
+    return ExportSelection(
+        filter_groups=[[Filter(**f) for f in group] for group in raw["filter_groups"]],
+        sorts=[Sort(**s) for s in raw["sorts"]],
+        query=raw["query"],
+    )
+
+
+async def create(
+    session: AsyncSession, *, request: ExportRequest, requester: Requester
+) -> ExportJob:
+    """Queues the export once its type, columns, filters and sorts check out."""
+    spec = object_spec(request.object_type)
+    catalog = await load_catalog(session, spec)
+    definitions = catalog.definitions.get(spec.name, {})
+    names = request.columns or default_column_names(spec, definitions)
+    columns = export_columns(spec, definitions, names)
+    tenant = session_tenant(session)
+    # Compiling the statement checks the filters and sorts exactly as the worker will.
+    build_select(
+        catalog,
+        columns=columns,
+        selection=request.selection,
+        audience=requester.audience,
+        tenant=tenant,
+    )
+    job = ExportJob(
+        id=new_id(),
+        object_type=spec.name,
+        state="queued",
+        request={
+            **_selection_json(request.selection),
+            "columns": names,
+            "byte_order_mark": request.byte_order_mark,
+        },
+        columns=[c.header for c in columns],
+        requested_by=requester.user_id,
+        requester_kind=requester.kind,
+        requester_roles=list(requester.roles),
+        rows_written=0,
+        size_bytes=0,
+        attempts=0,
+        link_secret=secrets.token_bytes(LINK_SECRET_BYTES),
+    )
+    session.add(job)
+    session.add(ExportQueueEntry(job_id=job.id, tenant_id=tenant, due_at=utcnow()))
+    await session.flush()
+    return job
+
+
+async def get(session: AsyncSession, *, job_id: uuid.UUID) -> ExportJob:
+    job = await session.get(ExportJob, job_id)
+    if job is None:
+        raise links.not_found()
+    return job
+
+
+async def list_page(
+    session: AsyncSession, *, limit: int, cursor: str, object_types: Collection[str]
+) -> tuple[list[ExportJob], str]:
+    """The tenant's exports of `object_types`, newest first, and the next cursor."""
+    size = page_size(limit)
+    query = select(ExportJob).where(ExportJob.object_type.in_(list(object_types)))
+    if cursor:
+        created_at, job_id = decode_cursor(cursor)
+        query = query.where(tuple_(ExportJob.created_at, ExportJob.id) < (created_at, job_id))
+    query = query.order_by(ExportJob.created_at.desc(), ExportJob.id.desc()).limit(size + 1)
+    jobs = list(await session.scalars(query))
+    more = len(jobs) > size
+    jobs = jobs[:size]
+    return jobs, encode_cursor(jobs[-1].created_at, jobs[-1].id) if more else ""
+
+
+def download_link(job: ExportJob, *, lifetime: timedelta) -> DownloadLink | None:
+    """A fresh link for a completed job's file (None while there is no file)."""
+    if job.state != "completed":
+        return None
+    expires_at = utcnow() + lifetime
+    token = links.sign(
+        job.link_secret, job_id=job.id, tenant_id=job.tenant_id, expires_at=expires_at
+    )
+    return DownloadLink(token, expires_at)
+
+
+async def open_download(session: AsyncSession, *, job_id: uuid.UUID, token: str) -> ExportJob:
+    """The job a valid, unexpired link names; a bad link is 404, an expired one 410."""
+    job = await session.get(ExportJob, job_id)
+    if job is None:
+        raise links.not_found()
+    claims = links.verify(job.link_secret, token, job_id=job.id)
+    if claims.expires_at <= utcnow():
+        raise PreconditionFailed(
+            "this download link has expired; get the export again for a new one",
+            code="link_expired",
+        )
+    if job.state != "completed" or job.storage_key is None:
+        raise PreconditionFailed(
+            "the export's file was deleted; export again", code="export_file_expired"
+        )
+    return job

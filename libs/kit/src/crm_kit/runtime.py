@@ -81,12 +81,16 @@ async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
     await server.start()
     await mark_serving(health_servicer, [r.name for r in parts.registrations])
     log.info("serving gRPC", extra={"service": name, "port": port})
-    background = asyncio.create_task(_supervise_events(name, settings, factory, parts, revocations))
+    background = [
+        asyncio.create_task(_supervise_events(name, settings, factory, parts, revocations)),
+        *(asyncio.create_task(work()) for work in parts.background),
+    ]
     await stop.wait()
     log.info("shutting down")
-    background.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await background
+    for task in background:
+        task.cancel()
+    # Each loop logs its own failures; at shutdown only their end is awaited.
+    await asyncio.gather(*background, return_exceptions=True)
     await drain(server, health_servicer)
     await engine.dispose()
 

@@ -10,6 +10,7 @@ from crm.crm_core.v1 import (
     custom_fields_pb2_grpc,
     deals_pb2_grpc,
     files_pb2_grpc,
+    imports_pb2_grpc,
     leads_pb2_grpc,
     merges_pb2_grpc,
     pipelines_pb2_grpc,
@@ -20,6 +21,7 @@ from crm_core.entrypoints.deals_grpc import DEAL_SERVICE, DealServicer
 from crm_core.entrypoints.engagements_grpc import engagement_registrations
 from crm_core.entrypoints.files_grpc import FILE_SERVICE, FileServicer
 from crm_core.entrypoints.grpc_server import CONTACT_SERVICE, ContactServicer
+from crm_core.entrypoints.imports_grpc import IMPORT_SERVICE, ImportServicer
 from crm_core.entrypoints.leads_grpc import LEAD_SERVICE, LeadServicer
 from crm_core.entrypoints.merges_grpc import MERGE_SERVICE, MergeServicer
 from crm_core.entrypoints.pipelines_grpc import PIPELINE_SERVICE, PipelineServicer
@@ -33,6 +35,8 @@ from crm_core.entrypoints.visibility_grpc import VISIBILITY_SERVICE, VisibilityS
 from crm_core.files.blob_cleanup import use_store
 from crm_core.files.configured import build_store
 from crm_core.files.service import FileLimits
+from crm_core.imports.service import ImportLimits
+from crm_core.imports.worker import ImportWorker
 from crm_core.models import OutboxRecord
 from crm_core.settings import CrmCoreSettings
 from crm_kit.grpc.server import ServiceRegistration
@@ -53,6 +57,8 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
     store = build_store(core)
     use_store(store)
     files = FileServicer(factory, store, FileLimits(max_bytes=core.files_max_bytes))
+    imports = ImportServicer(factory, store, ImportLimits(max_bytes=core.imports_max_bytes))
+    worker = ImportWorker(factory, store, chunk_rows=core.imports_chunk_rows)
     return ServiceParts(
         registrations=[
             ServiceRegistration(
@@ -101,8 +107,15 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
                 FILE_SERVICE,
                 lambda server: files_pb2_grpc.add_FileServiceServicer_to_server(files, server),
             ),
+            ServiceRegistration(
+                IMPORT_SERVICE,
+                lambda server: imports_pb2_grpc.add_ImportServiceServicer_to_server(
+                    imports, server
+                ),
+            ),
             *engagement_registrations(factory),
         ],
         outbox_model=OutboxRecord,
         consumers=[build_consumer(factory)],
+        background=[worker.run] if core.imports_worker else [],
     )

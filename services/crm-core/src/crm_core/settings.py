@@ -29,6 +29,11 @@ class CrmCoreSettings(ServiceSettings):
     files_s3_region: str | None = None
     files_s3_access_key_id: str | None = None
     files_s3_secret_access_key: SecretStr | None = None
+    # CSV imports: the largest file accepted (kept in the file store), the rows per
+    # chunk (one transaction each), and whether this process runs an import worker.
+    imports_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1)
+    imports_chunk_rows: int = Field(default=25_000, ge=1, le=1_000_000)
+    imports_worker: bool = True
 
     @model_validator(mode="after")
     def _s3_credentials_come_in_pairs(self) -> Self:

@@ -118,6 +118,8 @@ class TestSchemaRules:
         tables = await tenant_tables_security(database_urls[1])
         # The outbox is read by the relay across tenants; only this service's role reads it.
         tables.pop("outbox")
+        # Import workers claim queued jobs across tenants; the queue holds ids and leases.
+        tables.pop("import_queue")
         assert tables == {
             "activities": (True, True, 1),
             "companies": (True, True, 1),
@@ -128,6 +130,8 @@ class TestSchemaRules:
             "deal_stage_history": (True, True, 1),
             "deals": (True, True, 1),
             "files": (True, True, 1),
+            "import_errors": (True, True, 1),
+            "import_jobs": (True, True, 1),
             "leads": (True, True, 1),
             "notes": (True, True, 1),
             "pipelines": (True, True, 1),

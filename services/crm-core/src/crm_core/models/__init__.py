@@ -15,6 +15,7 @@ from crm_core.models.engagement import (
     Task,
 )
 from crm_core.models.file import StoredFile
+from crm_core.models.import_job import ImportJob, ImportQueueEntry, ImportRowError
 from crm_core.models.lead import Lead
 from crm_core.models.merge import RecordMerge
 from crm_core.models.permission import RecordVisibilityRule
@@ -30,6 +31,9 @@ __all__ = [
     "Deal",
     "DealContact",
     "DealStageHistory",
+    "ImportJob",
+    "ImportQueueEntry",
+    "ImportRowError",
     "Lead",
     "Note",
     "OutboxRecord",

@@ -28,6 +28,7 @@ from crm_gateway.routes import (
     deals,
     files,
     health,
+    imports,
     leads,
     me,
     merges,
@@ -114,6 +115,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         tasks.router,
         notes.router,
         files.router,
+        imports.router,
         tags.router,
         timeline.router,
     )
@@ -123,7 +125,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        rules=[files.upload_body_rule(settings.max_file_bytes)],
+        rules=[
+            files.upload_body_rule(settings.max_file_bytes),
+            imports.upload_body_rule(settings.max_import_bytes),
+        ],
     )
     if settings.cors_origins:
         app.add_middleware(

@@ -13,6 +13,7 @@ from crm.crm_core.v1 import (
     deals_pb2_grpc,
     engagements_pb2_grpc,
     files_pb2_grpc,
+    imports_pb2_grpc,
     leads_pb2_grpc,
     merges_pb2_grpc,
     pipelines_pb2_grpc,
@@ -44,6 +45,7 @@ class Upstreams:
     tags: engagements_pb2_grpc.TagServiceStub
     timeline: engagements_pb2_grpc.TimelineServiceStub
     files: files_pb2_grpc.FileServiceStub
+    imports: imports_pb2_grpc.ImportServiceStub
 
     @classmethod
     def connect(cls, settings: GatewaySettings) -> Upstreams:
@@ -70,6 +72,7 @@ class Upstreams:
             tags=engagements_pb2_grpc.TagServiceStub(crm_core),
             timeline=engagements_pb2_grpc.TimelineServiceStub(crm_core),
             files=files_pb2_grpc.FileServiceStub(crm_core),
+            imports=imports_pb2_grpc.ImportServiceStub(crm_core),
         )
 
     async def close(self) -> None:

@@ -44,6 +44,27 @@ LINKS_SQL = {
 }
 
 
+def _values_sql(expression: str) -> str:
+    """The chunk's distinct non-empty values of an expression over the staging table `s`."""
+    return (
+        f"SELECT coalesce(array_agg(DISTINCT {expression}), '{{}}') FROM {STAGE} s "
+        f"WHERE coalesce(({expression})::text, '') <> ''"
+    )
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Rows of the chunk the database refuses: `condition` over `s` ($1 the tenant, $4 the
+    chunk's values of `values`, when set), with the reason and the field it names."""
+
+    condition: str
+    reason: str
+    field: str
+    values: str | None = None
+    # jsonb values come back decoded from the driver and go out as JSON text.
+    json_values: bool = False
+
+
 @dataclass(frozen=True)
 class Placement:
     """Where created deals go: the default pipeline's first stage."""
@@ -106,30 +127,44 @@ class ChunkMerge:
         return (
             f"UPDATE {STAGE} s SET target_id = m.id FROM ("
             f"SELECT DISTINCT ON ({key}) {key} AS k, t.id FROM {table} t "
-            f"WHERE t.tenant_id = $1 AND {key} IN "
-            f"(SELECT match{cast} FROM {STAGE} WHERE match IS NOT NULL) "
+            f"WHERE t.tenant_id = $1 AND {key} = ANY($2::{cast.strip(':') or 'text'}[]) "
             f"ORDER BY {key}, t.created_at, t.id) m WHERE m.k = s.match{cast}"
         )
 
-    def refusals(self) -> list[tuple[str, str, str]]:
+    def _holders(self, table_sql: str, array_type: str = "text") -> str:
+        """The records (id, value) holding any of the chunk's values ($4, sent as a
+        constant array). Never a join the planner could run as a nested loop over the
+        table: its statistics lag far behind an import that grows it by a million rows,
+        and `lower(email)` cannot use its index under RLS (lower is not LEAKPROOF), so the
+        tenant's rows are read once, each probed in a hash of the values."""
+        return (
+            f"SELECT t.id, {table_sql} AS v FROM {self.target.table} t WHERE t.tenant_id = $1 "
+            f"AND {table_sql} = ANY($4::{array_type}[])"
+        )
+
+    def refusals(self) -> list[Refusal]:
         """(condition over `s`, reason, field) in the order they are judged."""
         label = self.target.name.removesuffix("s").replace("companie", "company")
         table = self.target.table
         creating = "s.target_id IS NULL"
-        checks: list[tuple[str, str, str]] = []
+        checks: list[Refusal] = []
         key = self.mapping.match_key
         if self.mapping.mode == "update":
-            checks.append((creating, f"no {label} with this {key}", key))
+            checks.append(Refusal(creating, f"no {label} with this {key}", key))
         if self.mapping.mode == "create" and key:
-            checks.append(("s.target_id IS NOT NULL", f"a {label} with this {key} exists", key))
+            checks.append(
+                Refusal("s.target_id IS NOT NULL", f"a {label} with this {key} exists", key)
+            )
         if self.mapping.mode != "update":
             empty = " AND ".join(f"coalesce(s.{n}, '') = ''" for n in self.target.needs_one_of)
-            checks.append((f"{creating} AND {empty}", self.target.needs_message, ""))
+            checks.append(Refusal(f"{creating} AND {empty}", self.target.needs_message, ""))
             for name in self.target.required:
-                checks.append((f"{creating} AND s.{name} IS NULL", f"{name} is required", name))
+                checks.append(
+                    Refusal(f"{creating} AND s.{name} IS NULL", f"{name} is required", name)
+                )
             for custom_key in self.mapping.required_custom:
                 checks.append(
-                    (
+                    Refusal(
                         f"{creating} AND NOT (s.custom ? '{custom_key}')",
                         f"{CUSTOM_PREFIX}{custom_key} is required",
                         CUSTOM_PREFIX + custom_key,
@@ -140,34 +175,39 @@ class ChunkMerge:
                 if column not in self.mapped and column != "phone_e164":
                     continue
                 checks.append(
-                    (
-                        f"{creating} AND coalesce({stage_sql}, '') <> '' AND EXISTS (SELECT 1 FROM "
-                        f"{table} t WHERE t.tenant_id = $1 AND {table_sql} = {stage_sql})",
+                    Refusal(
+                        f"{creating} AND {stage_sql} IN "
+                        f"(SELECT v FROM ({self._holders(table_sql)}) h)",
                         f"a {label} with this {column.removesuffix('_e164')} exists",
                         column.removesuffix("_e164"),
+                        values=stage_sql,
                     )
                 )
         self_id = "coalesce(s.target_id, s.id)"
         if EXTERNAL_ID in self.mapped:
             checks.append(
-                (
-                    f"s.external_id IS NOT NULL AND EXISTS (SELECT 1 FROM {table} t WHERE "
-                    f"t.tenant_id = $1 AND t.external_id = s.external_id AND t.id <> {self_id})",
+                Refusal(
+                    "s.external_id IS NOT NULL AND EXISTS (SELECT 1 FROM "
+                    f"({self._holders('t.external_id')}) h "
+                    f"WHERE h.v = s.external_id AND h.id <> {self_id})",
                     f"another {label} has this external_id",
                     EXTERNAL_ID,
+                    values="s.external_id",
                 )
             )
         for custom in self.mapping.custom.values():
             if not custom.unique:
                 continue
             k = custom.key
+            holders = self._holders(f"t.custom_fields -> '{k}'", "jsonb")
             checks.append(
-                (
-                    f"s.custom ? '{k}' AND EXISTS (SELECT 1 FROM {table} t WHERE t.tenant_id = $1 "
-                    f"AND t.custom_fields @> jsonb_build_object('{k}', s.custom -> '{k}') "
-                    f"AND t.id <> {self_id})",
+                Refusal(
+                    f"s.custom ? '{k}' AND EXISTS (SELECT 1 FROM ({holders}) h "
+                    f"WHERE h.v = s.custom -> '{k}' AND h.id <> {self_id})",
                     f"{CUSTOM_PREFIX}{k} must be unique; another {label} has this value",
                     CUSTOM_PREFIX + k,
+                    values=f"s.custom -> '{k}'",
+                    json_values=True,
                 )
             )
         return checks
@@ -277,17 +317,24 @@ class ChunkMerge:
     ) -> MergeOutcome:
         await connection.execute(self.create_table_sql())
         await connection.copy_records_to_table(STAGE, records=records, columns=self.columns)
+        await connection.execute(f"ANALYZE {STAGE}")
         if self.mapping.match_key:
-            await connection.execute(self.match_sql(), tenant_id)
-        for condition, reason, field in self.refusals():
+            matches = await connection.fetchval(_values_sql("s.match"))
+            await connection.execute(self.match_sql(), tenant_id, matches)
+        for refusal in self.refusals():
             # $1 (the tenant) is typed even where the condition does not read it.
-            await connection.execute(
+            sql = (
                 f"UPDATE {STAGE} s SET problem = $2::text, problem_field = $3::text "
-                f"WHERE s.problem IS NULL AND $1::uuid IS NOT NULL AND {condition}",
-                tenant_id,
-                reason,
-                field,
+                f"WHERE s.problem IS NULL AND $1::uuid IS NOT NULL AND {refusal.condition}"
             )
+            args: list[Any] = [tenant_id, refusal.reason, refusal.field]
+            if refusal.values is not None:
+                values = await connection.fetchval(_values_sql(refusal.values))
+                if not values:
+                    continue
+                encode = json.dumps if refusal.json_values else str
+                args.append([encode(v) for v in values])
+            await connection.execute(sql, *args)
         refused = await connection.fetch(
             f"SELECT row_number, folded, problem, problem_field FROM {STAGE} "
             "WHERE problem IS NOT NULL"
@@ -300,7 +347,7 @@ class ChunkMerge:
             f"coalesce(sum(cardinality(folded)), 0) AS folded FROM {STAGE} WHERE problem IS NULL"
         )
         defaults = json.dumps(self.mapping.defaults)
-        args: list[Any] = [tenant_id, actor, now, defaults]
+        args = [tenant_id, actor, now, defaults]
         if placement is not None:
             args += [
                 placement.pipeline_id,

@@ -30,8 +30,8 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.crm.stack import owner_dsn
-from bench.gateway.stack import CRM_CORE, bench_config, bench_stack, signup
+from bench.crm.stack import TIERS, owner_dsn, sign_up_tenant
+from bench.gateway.stack import CRM_CORE, bench_config, bench_stack
 from crm_devstack.stack import StackConfig
 
 # `_benchimport` databases, ports offset 4000 and Redis database 12: never those of the
@@ -51,7 +51,6 @@ COPY_COLUMNS = [
     "bench_score",
     "bench_tier",
 ]
-TIERS = ("bronze", "silver", "gold", "platinum")
 FIRST = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim")
 LAST = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson")
 COMPANIES = ("Acme, Inc.", "Globex", "Initech", "Umbrella", "Hooli", "Stark Industries")
@@ -92,25 +91,6 @@ def write_csv(path: Path, rows: int) -> None:
                     TIERS[i % len(TIERS)],
                 ]
             )
-
-
-def sign_up(gateway_url: str, name: str) -> dict[str, Any]:
-    with httpx.Client(base_url=gateway_url, timeout=30) as client:
-        body = signup(client, name)
-        headers = {"Authorization": f"Bearer {body['access_token']}"}
-        for field in (
-            {"key": "score", "label": "Score", "field_type": "number"},
-            {
-                "key": "tier",
-                "label": "Tier",
-                "field_type": "single_select",
-                "options": [{"value": t, "label": t.title()} for t in TIERS],
-            },
-        ):
-            client.post(
-                "/v1/custom-fields/contacts", headers=headers, json=field
-            ).raise_for_status()
-    return body
 
 
 async def empty_contacts(config: StackConfig) -> None:
@@ -200,15 +180,16 @@ def main() -> None:
         flush=True,
     )
     with bench_stack(config, folder) as stack:
-        copy_tenant = sign_up(stack.gateway_url, "Bench COPY")
-        import_tenant = sign_up(stack.gateway_url, "Bench import")
+        # Both with the custom fields `score` (number) and `tier` (bronze..platinum).
+        copy_tenant = sign_up_tenant(stack.gateway_url, "Bench COPY")
+        import_tenant = sign_up_tenant(stack.gateway_url, "Bench import")
         asyncio.run(empty_contacts(config))
-        copy_seconds = asyncio.run(raw_copy(config, path, copy_tenant["tenant_id"]))
+        copy_seconds = asyncio.run(raw_copy(config, path, copy_tenant.tenant_id))
         print(
             f"raw COPY:  {rows / copy_seconds:>10,.0f} rows/s  ({copy_seconds:.1f} s)", flush=True
         )
         asyncio.run(empty_contacts(config))
-        elapsed, worker, job = run_import(stack.gateway_url, import_tenant["access_token"], path)
+        elapsed, worker, job = run_import(stack.gateway_url, import_tenant.access_token, path)
         stack.check()
     print(
         f"import:    {rows / elapsed:>10,.0f} rows/s  ({elapsed:.1f} s upload to done; worker "

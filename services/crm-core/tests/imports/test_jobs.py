@@ -67,6 +67,8 @@ class TestResume:
             10,
             10,
         )
+        with pytest.raises(FileNotFoundError):  # the upload goes once the job has ended
+            await anext(aiter(store.read(done.storage_key)))
         async with unit_of_work(factory, tenant_id=tenant) as session:
             emails = list(await session.scalars(select(Contact.email)))
         assert sorted(emails) == sorted(f"p{i}@example.com" for i in range(10))

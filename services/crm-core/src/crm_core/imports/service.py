@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.events.v1 import crm_core_pb2 as events
 from crm_core.custom_fields.repository import custom_field_repository
 from crm_core.events import outbox
-from crm_core.files.blob_cleanup import remove_after_rollback
+from crm_core.files.blob_cleanup import remove_after_commit, remove_after_rollback
 from crm_core.files.service import clean_filename
 from crm_core.files.storage import FileStore
 from crm_core.imports import csv_format
@@ -241,7 +241,10 @@ async def cancel(session: AsyncSession, *, job_id: uuid.UUID) -> ImportJob:
 
 
 def emit_completed(session: AsyncSession, job: ImportJob) -> None:
-    """`crm_core.import.completed` for a job that ended (completed, failed, cancelled)."""
+    """`crm_core.import.completed` for a job that ended (completed, failed, cancelled);
+    the uploaded file is removed once that commits (its rows are imported or never will
+    be, and customer data is not kept longer than it serves)."""
+    remove_after_commit(session.sync_session, [job.storage_key])
     outbox.add(
         session,
         event_type="crm_core.import.completed",

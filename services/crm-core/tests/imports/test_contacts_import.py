@@ -283,3 +283,25 @@ class TestStart:
         assert [
             p for p in await asyncio.to_thread(lambda: list(tmp_path.rglob("*"))) if p.is_file()
         ] == []
+
+    async def test_a_file_with_nul_characters_is_refused(
+        self, factory: Factory, store: LocalDiskStore, tenant: uuid.UUID
+    ) -> None:
+        with pytest.raises(InvalidArgument) as caught:
+            await upload(factory, store, tenant=tenant, data=b"email,na\x00me\na@x.example,b\n")
+        assert caught.value.code == "invalid_csv"
+
+    async def test_a_reason_quoting_a_nul_is_stored_escaped(
+        self, factory: Factory, store: LocalDiskStore, tenant: uuid.UUID
+    ) -> None:
+        await define_field(factory, tenant=tenant, key="score", field_type="number")
+        # Blank lines (skipped, still counted) carry the NUL past the sniffed head.
+        blank = 300_000
+        data = b"email,score\nok@x.example,1\n" + b"\n" * blank + b"b@x.example,1\x002\n"
+        job = await upload(factory, store, tenant=tenant, data=data)
+        await start(factory, tenant=tenant, job=job)
+        await drain(ImportWorker(factory, store, poll_seconds=0.01))
+        job = await reload(factory, tenant=tenant, job_id=job.id)
+        assert (job.state, job.created_count, job.failed_count) == ("completed", 1, 1)
+        report = await error_rows(factory, tenant=tenant, job=job)
+        assert report[1:] == [f"{blank + 3},score,'1\\x002' is not a number"]

@@ -14,6 +14,7 @@ BOM = b"\xef\xbb\xbf"
 DELIMITERS = (",", ";", "\t")
 SNIFF_BYTES = 256 * 1024
 PREVIEW_ROWS = 5
+PREVIEW_CELL_MAX = 1000
 MAX_COLUMNS = 500
 HEADER_MAX = 200
 # A field longer than this is refused rather than read into memory (long text is 65535).
@@ -66,7 +67,10 @@ def _pick_delimiter(head: str) -> str:
     lines = head.splitlines()[:20] or [""]
     best, best_width = ",", 0
     for delimiter in DELIMITERS:
-        widths = [len(r) for r in csv.reader(lines[:-1] or lines, delimiter=delimiter)]
+        try:
+            widths = [len(r) for r in csv.reader(lines[:-1] or lines, delimiter=delimiter)]
+        except csv.Error:
+            continue
         if not widths:
             continue
         width = widths[0]
@@ -95,13 +99,22 @@ def sniff(source: BinaryIO) -> CsvShape:
         head = head_bytes[: exc.start].decode("utf-8")
     if not head.strip():
         raise InvalidArgument("the file is empty", code="empty_file", field="file")
+    if "\x00" in head:
+        raise InvalidArgument(
+            "the file contains NUL characters: it is not a text CSV",
+            code="invalid_csv",
+            field="file",
+        )
     delimiter = _pick_delimiter(head)
     source.seek(len(BOM) if has_bom else 0)
     lines = _Lines(source, len(BOM) if has_bom else 0)
     reader = csv.reader(lines, delimiter=delimiter, strict=False)
     try:
         header = next(reader)
-        preview = [row for _, row in zip(range(PREVIEW_ROWS), reader, strict=False)]
+        preview = [
+            [cell[:PREVIEW_CELL_MAX] for cell in row]
+            for _, row in zip(range(PREVIEW_ROWS), reader, strict=False)
+        ]
     except csv.Error as exc:
         raise InvalidArgument(
             f"the file is not CSV: {exc}", code="invalid_csv", field="file"

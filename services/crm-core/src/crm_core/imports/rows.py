@@ -42,7 +42,9 @@ class CleanChunk:
 
 
 def _reason(error: Exception) -> str:
-    return error.message if isinstance(error, ServiceError) else str(error)
+    """The problem as text PostgreSQL can store (a reason may quote the cell)."""
+    text = error.message if isinstance(error, ServiceError) else str(error)
+    return text.replace("\x00", "\\x00")
 
 
 class RowCleaner:

@@ -133,7 +133,7 @@ async def list_imports(
     summary="An import's state and progress",
     description="rows_done, created, updated and failed advance with each committed chunk.",
     response_model=ImportJob,
-    responses=problems(401, 403, 404),
+    responses=problems(401, 403, 404, 422),
 )
 async def get_import(import_id: str, request: Request, caller: Importer) -> ImportJob:
     job = await request.app.state.upstreams.imports.GetImport(imports_pb2.ImportId(id=import_id))
@@ -169,7 +169,7 @@ async def start_import(
     description="Stops after the chunk being written; rows already imported stay. A job "
     "that already ended is 409.",
     response_model=ImportJob,
-    responses=problems(401, 403, 404, 409),
+    responses=problems(401, 403, 404, 409, 422),
 )
 async def cancel_import(import_id: str, request: Request, caller: Importer) -> ImportJob:
     job = await request.app.state.upstreams.imports.CancelImport(imports_pb2.ImportId(id=import_id))
@@ -184,7 +184,7 @@ async def cancel_import(import_id: str, request: Request, caller: Importer) -> I
     response_class=StreamingResponse,
     responses={
         200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
-        **problems(401, 403, 404),
+        **problems(401, 403, 404, 422),
     },
 )
 async def import_errors(import_id: str, request: Request, caller: Importer) -> StreamingResponse:

@@ -5,7 +5,7 @@ PYTHON ?= python3
 UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: help install run test lint format typecheck proto proto-check unit integration e2e chromium bench bench-crm bench-export clean
+.PHONY: help install run test lint format typecheck proto proto-check unit integration e2e chromium bench bench-crm bench-export bench-import clean
 
 help:
 	@echo "make run    - run the whole platform on embedded PostgreSQL and NATS"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench  - the gateway benchmark (bench/gateway; needs PostgreSQL, Redis, NATS)"
 	@echo "make bench-crm - contact list/search latency at 100k contacts (bench/crm; same needs)"
 	@echo "make bench-export - CSV export vs COPY at 100k and 1M contacts (bench/export; PostgreSQL)"
+	@echo "make bench-import - CSV import of 1M contacts vs raw COPY (bench/csv_import; same needs)"
 
 # uv from PyPI when the machine has none: only Python 3.11+ and pip are assumed.
 $(CURDIR)/.tools/bin/uv:
@@ -60,6 +61,10 @@ bench-crm: install
 
 bench-export: install
 	$(RUN) python -m bench.export
+
+# bench/csv_import (`import` is a Python keyword): --rows N through ARGS="--rows N".
+bench-import: install
+	$(RUN) python -m bench.csv_import $(ARGS)
 
 test: lint chromium
 	$(RUN) pytest

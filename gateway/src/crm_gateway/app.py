@@ -30,6 +30,7 @@ from crm_gateway.routes import (
     exports,
     files,
     health,
+    imports,
     leads,
     me,
     merges,
@@ -120,6 +121,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         notes.router,
         files.router,
         exports.router,
+        imports.router,
         tags.router,
         timeline.router,
         capture_forms.router,
@@ -135,6 +137,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         rules=[
             files.upload_body_rule(settings.max_file_bytes),
             public_forms.submission_body_rule(settings.max_body_bytes),
+            imports.upload_body_rule(settings.max_import_bytes),
         ],
     )
     if settings.cors_origins:

@@ -66,6 +66,9 @@ class GatewaySettings(BaseServiceSettings):
     # An uploaded file's limit (keep it equal to crm-core's CRM_CORE_FILES_MAX_BYTES, which
     # enforces it on the bytes); the upload route's body may pass it by the multipart framing.
     max_file_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # A CSV import's limit (keep it equal to crm-core's CRM_CORE_IMPORTS_MAX_BYTES). The
+    # body is buffered before the route streams it on, as for files: mind the memory.
+    max_import_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
     cors_origins: list[str] = Field(default_factory=list)
     # Proxies (load balancer, ingress) whose X-Forwarded-For names the real client:
     # comma-separated IPs or CIDRs, "*" for any. Empty trusts none, so per-IP limits

@@ -15,6 +15,7 @@ from crm.crm_core.v1 import (
     engagements_pb2_grpc,
     exports_pb2_grpc,
     files_pb2_grpc,
+    imports_pb2_grpc,
     leads_pb2_grpc,
     merges_pb2_grpc,
     pipelines_pb2_grpc,
@@ -50,6 +51,7 @@ class Upstreams:
     capture_forms: capture_pb2_grpc.CaptureFormServiceStub
     webhooks: webhooks_pb2_grpc.WebhookServiceStub
     exports: exports_pb2_grpc.ExportServiceStub
+    imports: imports_pb2_grpc.ImportServiceStub
 
     @classmethod
     def connect(cls, settings: GatewaySettings) -> Upstreams:
@@ -80,6 +82,7 @@ class Upstreams:
             capture_forms=capture_pb2_grpc.CaptureFormServiceStub(crm_core),
             webhooks=webhooks_pb2_grpc.WebhookServiceStub(messaging),
             exports=exports_pb2_grpc.ExportServiceStub(crm_core),
+            imports=imports_pb2_grpc.ImportServiceStub(crm_core),
         )
 
     async def close(self) -> None:

@@ -14,6 +14,7 @@ from crm.crm_core.v1 import (
     deals_pb2_grpc,
     exports_pb2_grpc,
     files_pb2_grpc,
+    imports_pb2_grpc,
     leads_pb2_grpc,
     merges_pb2_grpc,
     pipelines_pb2_grpc,
@@ -31,6 +32,7 @@ from crm_core.entrypoints.exports_grpc import EXPORT_SERVICE, ExportServicer
 from crm_core.entrypoints.exports_grpc import PUBLIC_METHODS as EXPORT_PUBLIC_METHODS
 from crm_core.entrypoints.files_grpc import FILE_SERVICE, FileServicer
 from crm_core.entrypoints.grpc_server import CONTACT_SERVICE, ContactServicer
+from crm_core.entrypoints.imports_grpc import IMPORT_SERVICE, ImportServicer
 from crm_core.entrypoints.leads_grpc import LEAD_SERVICE, LeadServicer
 from crm_core.entrypoints.merges_grpc import MERGE_SERVICE, MergeServicer
 from crm_core.entrypoints.pipelines_grpc import PIPELINE_SERVICE, PipelineServicer
@@ -45,6 +47,8 @@ from crm_core.exports.worker import ExportLimits, ExportWorker
 from crm_core.files.blob_cleanup import use_store
 from crm_core.files.configured import build_store
 from crm_core.files.service import FileLimits
+from crm_core.imports.service import ImportLimits
+from crm_core.imports.worker import ImportWorker
 from crm_core.models import OutboxRecord
 from crm_core.settings import CrmCoreSettings
 from crm_kit.grpc.server import ServiceRegistration
@@ -68,6 +72,8 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
     files = FileServicer(factory, store, FileLimits(max_bytes=core.files_max_bytes))
     exports = ExportServicer(factory, store, timedelta(seconds=core.export_link_seconds))
     export_worker = ExportWorker(factory, store, export_limits(core))
+    imports = ImportServicer(factory, store, ImportLimits(max_bytes=core.imports_max_bytes))
+    import_worker = ImportWorker(factory, store, chunk_rows=core.imports_chunk_rows)
     return ServiceParts(
         registrations=[
             ServiceRegistration(
@@ -128,12 +134,21 @@ def build(settings: ServiceSettings, factory: async_sessionmaker[AsyncSession]) 
                     exports, server
                 ),
             ),
+            ServiceRegistration(
+                IMPORT_SERVICE,
+                lambda server: imports_pb2_grpc.add_ImportServiceServicer_to_server(
+                    imports, server
+                ),
+            ),
             *engagement_registrations(factory),
         ],
         public_methods=(*CAPTURE_PUBLIC_METHODS, *EXPORT_PUBLIC_METHODS),
         outbox_model=OutboxRecord,
         consumers=[build_consumer(factory)],
-        background=[export_worker.run_forever],
+        background=[
+            export_worker.run_forever,
+            *([import_worker.run] if core.imports_worker else []),
+        ],
     )
 
 

@@ -38,6 +38,11 @@ class CrmCoreSettings(ServiceSettings):
     export_poll_seconds: float = Field(default=1.0, gt=0)
     export_max_attempts: int = Field(default=3, ge=1)
     export_max_bytes: int = Field(default=20 * 1024**3, ge=1)
+    # CSV imports: the largest file accepted (kept in the file store), the rows per
+    # chunk (one transaction each), and whether this process runs an import worker.
+    imports_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1)
+    imports_chunk_rows: int = Field(default=25_000, ge=1, le=1_000_000)
+    imports_worker: bool = True
 
     @model_validator(mode="after")
     def _s3_credentials_come_in_pairs(self) -> Self:

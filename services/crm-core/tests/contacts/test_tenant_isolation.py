@@ -120,6 +120,8 @@ class TestSchemaRules:
         tables.pop("outbox")
         # So is the export queue, by the export workers: it holds job ids and times only.
         tables.pop("export_queue")
+        # Import workers claim queued jobs across tenants; the queue holds ids and leases.
+        tables.pop("import_queue")
         assert tables == {
             "activities": (True, True, 1),
             # Its second policy lets a transaction carrying one public key read that form.
@@ -134,6 +136,8 @@ class TestSchemaRules:
             "export_jobs": (True, True, 1),
             "files": (True, True, 1),
             "form_submissions": (True, True, 1),
+            "import_errors": (True, True, 1),
+            "import_jobs": (True, True, 1),
             "leads": (True, True, 1),
             "notes": (True, True, 1),
             "pipelines": (True, True, 1),

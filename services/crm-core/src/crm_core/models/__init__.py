@@ -17,6 +17,7 @@ from crm_core.models.engagement import (
 )
 from crm_core.models.export import ExportJob, ExportQueueEntry
 from crm_core.models.file import StoredFile
+from crm_core.models.import_job import ImportJob, ImportQueueEntry, ImportRowError
 from crm_core.models.lead import Lead
 from crm_core.models.merge import RecordMerge
 from crm_core.models.permission import RecordVisibilityRule
@@ -36,6 +37,9 @@ __all__ = [
     "ExportJob",
     "ExportQueueEntry",
     "FormSubmission",
+    "ImportJob",
+    "ImportQueueEntry",
+    "ImportRowError",
     "Lead",
     "Note",
     "OutboxRecord",

@@ -20,6 +20,13 @@ class Company(TenantOwned, Timestamped, Base):
     __tablename__ = "companies"
     __table_args__ = (
         Index("ix_companies_tenant_id_created_at_id", "tenant_id", "created_at", "id"),
+        Index(
+            "uq_companies_tenant_id_external_id",
+            "tenant_id",
+            "external_id",
+            unique=True,
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
         Index("ix_companies_tenant_id_domain", "tenant_id", "domain"),
         Index("ix_companies_tenant_id_industry", "tenant_id", "industry"),
         Index("ix_companies_custom_fields", "custom_fields", postgresql_using="gin"),
@@ -39,6 +46,9 @@ class Company(TenantOwned, Timestamped, Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    # The record's id in another system (unique per tenant when set): imports and
+    # integrations match on it.
+    external_id: Mapped[str | None] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(200))
     # Lowercase host without scheme or "www.", empty when unknown.
     domain: Mapped[str] = mapped_column(String(253), default="")

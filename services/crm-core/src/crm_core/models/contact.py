@@ -21,6 +21,13 @@ class Contact(TenantOwned, Timestamped, Base):
     __table_args__ = (
         # Keyset pagination walks (created_at, id) within a tenant.
         Index("ix_contacts_tenant_id_created_at_id", "tenant_id", "created_at", "id"),
+        Index(
+            "uq_contacts_tenant_id_external_id",
+            "tenant_id",
+            "external_id",
+            unique=True,
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
         # Duplicate detection looks contacts up by normalized email and phone.
         Index("ix_contacts_tenant_id_lower_email", "tenant_id", func.lower(text("email"))),
         Index("ix_contacts_tenant_id_phone_e164", "tenant_id", "phone_e164"),
@@ -42,6 +49,9 @@ class Contact(TenantOwned, Timestamped, Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    # The record's id in another system (unique per tenant when set): imports and
+    # integrations match on it.
+    external_id: Mapped[str | None] = mapped_column(String(200))
     first_name: Mapped[str] = mapped_column(String(200), default="")
     last_name: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str] = mapped_column(String(320), default="")

@@ -37,6 +37,13 @@ class Deal(TenantOwned, Timestamped, Base):
         CheckConstraint("probability BETWEEN 0 AND 100", name="probability_percent"),
         CheckConstraint("status IN ('open', 'won', 'lost')", name="status_known"),
         Index("ix_deals_tenant_id_created_at_id", "tenant_id", "created_at", "id"),
+        Index(
+            "uq_deals_tenant_id_external_id",
+            "tenant_id",
+            "external_id",
+            unique=True,
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
         # The board groups a pipeline's deals by stage.
         Index("ix_deals_tenant_id_pipeline_id_stage_id", "tenant_id", "pipeline_id", "stage_id"),
         Index("ix_deals_tenant_id_company_id", "tenant_id", "company_id"),
@@ -51,6 +58,9 @@ class Deal(TenantOwned, Timestamped, Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    # The record's id in another system (unique per tenant when set): imports and
+    # integrations match on it.
+    external_id: Mapped[str | None] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(200))
     amount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     currency: Mapped[str] = mapped_column(String(3))

@@ -41,6 +41,13 @@ class Lead(TenantOwned, Timestamped, Base):
         CheckConstraint(_one_of("source", LEAD_SOURCES), name="source_known"),
         CheckConstraint(_one_of("status", LEAD_STATUSES), name="status_known"),
         Index("ix_leads_tenant_id_created_at_id", "tenant_id", "created_at", "id"),
+        Index(
+            "uq_leads_tenant_id_external_id",
+            "tenant_id",
+            "external_id",
+            unique=True,
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
         Index("ix_leads_tenant_id_lower_email", "tenant_id", func.lower(text("email"))),
         Index("ix_leads_tenant_id_status", "tenant_id", "status"),
         Index("ix_leads_tenant_id_utm_campaign", "tenant_id", "utm_campaign"),
@@ -55,6 +62,9 @@ class Lead(TenantOwned, Timestamped, Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    # The record's id in another system (unique per tenant when set): imports and
+    # integrations match on it.
+    external_id: Mapped[str | None] = mapped_column(String(200))
     first_name: Mapped[str] = mapped_column(String(200), default="")
     last_name: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str] = mapped_column(String(320), default="")

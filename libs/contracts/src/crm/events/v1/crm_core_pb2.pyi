@@ -1085,3 +1085,44 @@ class CompanyMerged(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CompanyMerged: _TypeAlias = CompanyMerged  # noqa: Y015
+
+@_typing.final
+class ImportCompleted(_message.Message):
+    """crm_core.import.completed: a CSV import job ended (completed, failed or cancelled);
+    each record it wrote also has its own created/updated event.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IMPORT_ID_FIELD_NUMBER: _builtins.int
+    OBJECT_TYPE_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    ROWS_DONE_FIELD_NUMBER: _builtins.int
+    CREATED_FIELD_NUMBER: _builtins.int
+    UPDATED_FIELD_NUMBER: _builtins.int
+    FAILED_FIELD_NUMBER: _builtins.int
+    import_id: _builtins.str
+    object_type: _builtins.str
+    state: _builtins.str
+    rows_done: _builtins.int
+    created: _builtins.int
+    updated: _builtins.int
+    failed: _builtins.int
+    def __init__(
+        self,
+        *,
+        import_id: _builtins.str = ...,
+        object_type: _builtins.str = ...,
+        state: _builtins.str = ...,
+        rows_done: _builtins.int = ...,
+        created: _builtins.int = ...,
+        updated: _builtins.int = ...,
+        failed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created", b"created", "failed", b"failed", "import_id", b"import_id", "object_type", b"object_type", "rows_done", b"rows_done", "state", b"state", "updated", b"updated"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportCompleted: _TypeAlias = ImportCompleted  # noqa: Y015

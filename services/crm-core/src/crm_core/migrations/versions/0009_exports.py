@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 from crm_kit.db.migrations import enable_tenant_rls
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

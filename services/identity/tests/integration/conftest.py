@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crm_devstack.stack import IDENTITY
-from crm_devstack.testing import fresh_database, stack_config_for_tests
+from crm_devstack.service_database import engine as engine
+from crm_devstack.service_database import migrated_test_database
 from crm_identity.__main__ import MIGRATIONS_DIR
 from crm_identity.bootstrap import login_policies
 from crm_identity.entrypoints.grpc_identity import IdentityServicer
 from crm_identity.passwords.service import ResetPolicy
 from crm_identity.settings import IdentitySettings
 from crm_identity.tokens.keys import KeyStore
-from crm_kit.db.session import create_engine, make_session_factory
+from crm_kit.db.session import make_session_factory
 
 
 @pytest_asyncio.fixture(scope="session")
 async def database_urls() -> tuple[str, str]:
-    return await fresh_database(stack_config_for_tests(), IDENTITY, MIGRATIONS_DIR)
-
-
-@pytest_asyncio.fixture(scope="session")
-async def engine(database_urls: tuple[str, str]) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_urls[0], pool_size=5)
-    yield engine
-    await engine.dispose()
+    return await migrated_test_database("crm_identity", MIGRATIONS_DIR)
 
 
 @pytest_asyncio.fixture(scope="session")

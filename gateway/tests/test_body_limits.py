@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from crm_gateway.body_limits import BODY_SHA256, REPLAY_CHUNK_BYTES, BodyLimitMiddleware, BodyRule
 from crm_gateway.problems import PROBLEM_MEDIA_TYPE
 
 pytestmark = pytest.mark.unit
@@ -130,3 +134,44 @@ class TestFileUploadBodies:
         response = await client.post("/v1/contacts", files={"file": ("a.bin", b"x")})
 
         assert response.status_code == 415
+
+
+def _echo_app(seen: dict[str, object]) -> ASGIApp:
+    """An app that reads the whole replayed body and notes what it got."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        seen.update(body=b"".join(chunks), chunks=len(chunks), digest=scope.get(BODY_SHA256))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+class TestSpooledBodies:
+    @pytest.mark.parametrize(
+        "size", [0, 10, REPLAY_CHUNK_BYTES, 2 * REPLAY_CHUNK_BYTES, 3 * 1024 * 1024 + 7]
+    )
+    async def test_the_app_gets_the_exact_body_in_bounded_chunks_and_its_digest(
+        self, size: int
+    ) -> None:
+        seen: dict[str, object] = {}
+        rule = BodyRule(re.compile("/upload"), "application/octet-stream", 4 * 1024 * 1024)
+        app = BodyLimitMiddleware(_echo_app(seen), max_bytes=1024, rules=[rule])
+        body = bytes(i % 251 for i in range(size))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.post(
+                "/upload", content=body, headers={"Content-Type": "application/octet-stream"}
+            )
+
+        assert response.status_code == 204
+        assert seen["body"] == body
+        assert seen["digest"] == hashlib.sha256(body).digest()
+        # Replayed in pieces no larger than a chunk: never one buffer of the whole upload.
+        assert seen["chunks"] == max(1, -(-size // REPLAY_CHUNK_BYTES))

@@ -1,14 +1,20 @@
 """Refuse bodies the API cannot take before any route reads them: 413 and 415.
 
 Pure ASGI: the body is read here, at most `max_bytes` of it, and replayed to the
-app, so a chunked body without a Content-Length cannot slip past the limit.
+app, so a chunked body without a Content-Length cannot slip past the limit. It is
+spooled (in memory up to 1 MiB, then in a temporary file), so a large upload (a file, a
+CSV import of up to a GiB) never sits whole in the gateway's memory; its SHA-256, taken
+on the way, is left in the scope for the idempotency layer, which so never reads it again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import IO
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,6 +23,10 @@ from crm_gateway.problems import Problem, problem_response
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 JSON = "application/json"
+# The scope key under which the checked body's SHA-256 (bytes) is left for inner layers.
+BODY_SHA256 = "crm.body_sha256"
+SPOOL_IN_MEMORY_BYTES = 1024 * 1024
+REPLAY_CHUNK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -55,28 +65,33 @@ class BodyLimitMiddleware:
         if problem is not None:
             await problem_response(problem, request)(scope, receive, send)
             return
-        body = await _read_up_to_limit(receive, rule.max_bytes)
-        if body is None:
-            await problem_response(_too_large(rule.max_bytes), request)(scope, receive, send)
-            return
-        await self.app(scope, _replay(body, receive), send)
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES) as spool:
+            digest = await _spool_up_to_limit(receive, spool, rule.max_bytes)
+            if digest is None:
+                await problem_response(_too_large(rule.max_bytes), request)(scope, receive, send)
+                return
+            scope[BODY_SHA256] = digest
+            spool.seek(0)
+            await self.app(scope, _replay(spool, receive), send)
 
 
-async def _read_up_to_limit(receive: Receive, max_bytes: int) -> bytes | None:
-    """The whole body, or None as soon as it passes the limit (never buffering more)."""
-    chunks: list[bytes] = []
+async def _spool_up_to_limit(receive: Receive, spool: IO[bytes], max_bytes: int) -> bytes | None:
+    """Spool the whole body and return its SHA-256, or None as soon as it passes the limit
+    (never keeping more)."""
+    digest = hashlib.sha256()
     size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return b"".join(chunks)
+            return digest.digest()
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > max_bytes:
             return None
-        chunks.append(chunk)
+        digest.update(chunk)
+        spool.write(chunk)
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return digest.digest()
 
 
 def _too_large(max_bytes: int) -> Problem:
@@ -95,14 +110,23 @@ def _refusal_from_headers(request: Request, rule: BodyRule) -> Problem | None:
     return None
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
+def _replay(spool: IO[bytes], receive: Receive) -> Receive:
+    """The spooled body in chunks, then whatever the client sends next (a disconnect)."""
+    done = False
 
     async def replay() -> Message:
-        nonlocal sent
-        if sent:
+        nonlocal done
+        if done:
             return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
+        chunk = spool.read(REPLAY_CHUNK_BYTES)
+        done = _at_end(spool)
+        return {"type": "http.request", "body": chunk, "more_body": not done}
 
     return replay
+
+
+def _at_end(spool: IO[bytes]) -> bool:
+    position = spool.tell()
+    at_end = spool.read(1) == b""
+    spool.seek(position)
+    return at_end

@@ -8,9 +8,10 @@ key while the first still runs is 409 `idempotency_in_progress`. A 5xx or a rais
 error releases the claim, so a retry runs again. Keys are scoped by caller (a hash of
 the Authorization header, else the client IP), so no caller sees another's answers.
 
-Pure ASGI, mounted inside BodyLimitMiddleware: the body it reads and hashes is the one
-already checked against the size limit. If the store is unreachable the request runs
-without idempotency rather than failing.
+Pure ASGI, mounted inside BodyLimitMiddleware: the body's hash is the one that layer
+took while checking the size limit (`BODY_SHA256` in the scope), so an upload is never
+read into memory here; mounted alone, it reads and hashes the body itself. If the store
+is unreachable the request runs without idempotency rather than failing.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from crm_gateway.body_limits import BODY_SHA256
 from crm_gateway.problems import Problem, problem_response
 from crm_gateway.settings import GatewaySettings
 
@@ -236,10 +238,13 @@ class IdempotencyMiddleware:
             detail = f"{HEADER_NAME} must be 1 to 255 printable ASCII characters"
             await _refuse(Problem(422, "invalid_idempotency_key", detail), scope, receive, send)
             return
-        body = await _read_body(receive)
-        receive = _replaying(body, receive)
+        body_sha256 = scope.get(BODY_SHA256)
+        if body_sha256 is None:
+            body = await _read_body(receive)
+            receive = _replaying(body, receive)
+            body_sha256 = hashlib.sha256(body).digest()
         key = _store_key(scope, offered)
-        claim = Entry(_fingerprint(scope, body), secrets.token_hex(16)).dump()
+        claim = Entry(_fingerprint(scope, body_sha256), secrets.token_hex(16)).dump()
         try:
             held = await self.store.claim(key, claim, self.claim_ms)
         except _STORE_ERRORS as exc:
@@ -327,11 +332,11 @@ def _store_key(scope: Scope, offered: bytes) -> str:
     return "idempotency:" + hashlib.sha256(caller + b"\0" + offered).hexdigest()
 
 
-def _fingerprint(scope: Scope, body: bytes) -> str:
+def _fingerprint(scope: Scope, body_sha256: bytes) -> str:
     request = "\0".join(
         (scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1"))
     )
-    return hashlib.sha256(request.encode() + b"\0" + hashlib.sha256(body).digest()).hexdigest()
+    return hashlib.sha256(request.encode() + b"\0" + body_sha256).hexdigest()
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -49,15 +49,26 @@ class ContextServerInterceptor(grpc.aio.ServerInterceptor):
     ) -> None:
         self._verifier = verifier
         self._public = frozenset(public_methods)
+        # The guarded handler of each served method, built on its first call: the
+        # servicers are fixed once the server starts. Unknown methods are not kept.
+        self._guarded: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
         method: str = handler_call_details.method
-        if handler is None or method.startswith(ALWAYS_PUBLIC_PREFIXES):
+        guarded = self._guarded.get(method)
+        if guarded is None:
+            handler = await continuation(handler_call_details)
+            if handler is None:
+                return None
+            guarded = self._guarded[method] = self._guard(method, handler)
+        return guarded
+
+    def _guard(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        if method.startswith(ALWAYS_PUBLIC_PREFIXES):
             return handler
         public = method in self._public
         if handler.unary_unary is not None:

@@ -7,6 +7,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -179,6 +180,40 @@ class TestWakeups:
                     )
                 )
             assert not await _published_within(0.3, factory, tenant)
+            assert await _published_within(2.0, factory, tenant)
+
+
+async def _terminate_listeners(migration_url: str) -> int:
+    """End every backend LISTENing in the test database (as the owner may)."""
+    connection = await asyncpg.connect(migration_url.replace("+asyncpg", ""))
+    try:
+        ended: int = await connection.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND query LIKE 'LISTEN %'"
+        )
+        return ended
+    finally:
+        await connection.close()
+
+
+class TestListenConnectionLoss:
+    async def test_the_relay_listens_again_after_losing_its_connection(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        jetstream: JetStreamContext,
+        tenant: uuid.UUID,
+        database_urls: tuple[str, str],
+    ) -> None:
+        relay = OutboxRelay(factory, OutboxRecord, poll_seconds=60)
+        async with _running(relay, jetstream):
+            assert await _terminate_listeners(database_urls[1]) >= 1
+            for _ in range(100):
+                await asyncio.sleep(0.05)
+                if relay.listening:
+                    break
+            await asyncio.sleep(0.3)
+            assert relay.listening
+            await create_contact(factory, tenant=tenant)
             assert await _published_within(2.0, factory, tenant)
 
 

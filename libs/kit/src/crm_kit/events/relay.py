@@ -149,10 +149,14 @@ class OutboxRelay:
             try:
                 await self._listen_on(connection)
                 log.warning("outbox relay lost its LISTEN connection; reconnecting")
+                continue
+            except CONNECT_ERRORS as exc:
+                log.warning("outbox relay cannot LISTEN; polling", extra={"error": repr(exc)})
             finally:
                 self._listening_now = False
                 if not connection.is_closed():
-                    await connection.close(timeout=2)
+                    connection.terminate()
+            await asyncio.sleep(self._poll_seconds)
 
     async def _listen_on(self, connection: asyncpg.Connection) -> None:
         """Turn NOTIFYs into wakeups until the connection is lost."""

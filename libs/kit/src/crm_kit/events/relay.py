@@ -70,7 +70,7 @@ class OutboxRelay:
         self._failed = False
         async with unit_of_work(self._factory, tenant_id=None) as session:
             # One relay at a time per database keeps events in commit order across
-            # replicas; the others find the lock taken and wait for their next poll.
+            # replicas; the others find the lock taken and wait for their next wakeup.
             locked = await session.scalar(
                 text("SELECT pg_try_advisory_xact_lock(hashtext(:name))"),
                 {"name": f"outbox-relay:{model.__tablename__}"},
@@ -103,7 +103,7 @@ class OutboxRelay:
 
     async def run(self, js: JetStreamContext) -> None:
         """Relay until cancelled: drain while there is work, then wait for a NOTIFY."""
-        async with self._listening():
+        async with self._listener_running():
             while True:
                 # Cleared before the query: a commit after it sets it again.
                 self._written.clear()
@@ -124,7 +124,7 @@ class OutboxRelay:
             await asyncio.wait_for(self._written.wait(), timeout)
 
     @contextlib.asynccontextmanager
-    async def _listening(self) -> AsyncIterator[None]:
+    async def _listener_running(self) -> AsyncIterator[None]:
         """LISTEN on a connection of its own (outside the pool, which it would pin) for
         as long as the relay runs; without one (database down) it polls on the short
         timer and tries again."""

@@ -4,12 +4,15 @@
 Redis rate limits on) over the same requests through the baseline gateway (both off).
 (b) p50/p99 of that read through gateway, gRPC and database, minus the same read done
 directly against the database. Rounds alternate the variants; figures are medians.
+Beside each, the CPU time the gateway and crm-core spent per request: on a shared
+machine it moves far less than wall-clock time.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import statistics
 import tempfile
 from dataclasses import dataclass
@@ -18,6 +21,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
+from bench.gateway.cpu import CpuPerRequest, cpu_per_request
 from bench.gateway.load import DirectRead, client, paired_latencies, percentile, throughput
 from bench.gateway.stack import (
     RATE_LIMIT,
@@ -70,6 +74,16 @@ class Target:
     on: aiohttp.ClientSession
     off: aiohttp.ClientSession
     direct: DirectRead
+    # The processes whose CPU time is counted: gateway (or baseline) and crm-core.
+    pids_on: dict[str, int]
+    pids_off: dict[str, int]
+
+
+def median_cpu(samples: list[CpuPerRequest]) -> CpuPerRequest:
+    names = samples[0].by_process
+    return CpuPerRequest(
+        {name: statistics.median(s.by_process[name] for s in samples) for name in names}
+    )
 
 
 async def compare_throughput(target: Target, options: Options) -> None:
@@ -78,18 +92,22 @@ async def compare_throughput(target: Target, options: Options) -> None:
         f"concurrency {options.concurrency}"
     )
     ratios, ons, offs = [], [], []
+    cpu: dict[str, list[CpuPerRequest]] = {"on": [], "off": []}
     for round_ in range(options.rounds):
         rates: dict[str, float] = {}
         # Alternate which variant goes first, so drift hits both alike.
-        order = [("on", target.on), ("off", target.off)][:: 1 if round_ % 2 == 0 else -1]
-        for name, http in order:
-            rates[name] = await throughput(
+        order = [("on", target.on, target.pids_on), ("off", target.off, target.pids_off)]
+        for name, http, pids in order[:: 1 if round_ % 2 == 0 else -1]:
+            run = functools.partial(
+                throughput,
                 http,
                 target.path,
                 target.headers,
                 requests=options.requests,
                 concurrency=options.concurrency,
             )
+            rates[name], cost = await cpu_per_request(pids, options.requests, run)
+            cpu[name].append(cost)
         ons.append(rates["on"])
         offs.append(rates["off"])
         ratios.append(rates["on"] / rates["off"])
@@ -101,7 +119,9 @@ async def compare_throughput(target: Target, options: Options) -> None:
     print(
         f"  median:  on {statistics.median(ons):7.1f} req/s   "
         f"off {statistics.median(offs):7.1f} req/s   on/off {ratio:.3f}"
-        f"   (goal >= {THROUGHPUT_GOAL}: {verdict(ratio >= THROUGHPUT_GOAL)})"
+        f"   (goal >= {THROUGHPUT_GOAL}: {verdict(ratio >= THROUGHPUT_GOAL)})\n"
+        f"  CPU ms per request, medians: on: {median_cpu(cpu['on']).describe()}\n"
+        f"                               off: {median_cpu(cpu['off']).describe()}"
     )
 
 
@@ -111,16 +131,26 @@ async def compare_latency(target: Target, options: Options) -> None:
         "(gateway read, then direct read)"
     )
     rounds: list[tuple[float, float, float, float]] = []
+    cpu: list[CpuPerRequest] = []
     for round_ in range(options.rounds):
-        gw, db = await paired_latencies(
-            target.on, target.path, target.headers, target.direct, pairs=options.pairs
+        run = functools.partial(
+            paired_latencies,
+            target.on,
+            target.path,
+            target.headers,
+            target.direct,
+            pairs=options.pairs,
         )
+        # The direct reads touch neither process: their CPU time is the gateway reads'.
+        (gw, db), cost = await cpu_per_request(target.pids_on, options.pairs, run)
+        cpu.append(cost)
         rounds.append(
             (percentile(gw, 50), percentile(gw, 99), percentile(db, 50), percentile(db, 99))
         )
         print(
             f"  round {round_ + 1}: gateway p50 {rounds[-1][0]:5.2f} p99 {rounds[-1][1]:5.2f}"
             f"   database p50 {rounds[-1][2]:5.2f} p99 {rounds[-1][3]:5.2f}"
+            f"   CPU ms per read: {cpu[-1].describe()}"
         )
     gw50, gw99, db50, db99 = (statistics.median(column) for column in zip(*rounds, strict=True))
     print(
@@ -128,11 +158,14 @@ async def compare_latency(target: Target, options: Options) -> None:
         f"   database p50 {db50:5.2f} p99 {db99:5.2f}\n"
         f"  overhead (gateway + gRPC over database): p50 {gw50 - db50:.2f} ms, "
         f"p99 {gw99 - db99:.2f} ms   (goal p50 <= {P50_OVERHEAD_GOAL_MS} ms: "
-        f"{verdict(gw50 - db50 <= P50_OVERHEAD_GOAL_MS)})"
+        f"{verdict(gw50 - db50 <= P50_OVERHEAD_GOAL_MS)})\n"
+        f"  CPU ms per read, medians: {median_cpu(cpu).describe()}"
     )
 
 
-async def measure(options: Options, seed_: Seed, urls: tuple[str, str], dsn: str) -> None:
+async def measure(
+    options: Options, seed_: Seed, urls: tuple[str, str], dsn: str, pids: dict[str, int]
+) -> None:
     """Warm every path up, then (a) and (b)."""
     connection = await asyncpg.connect(dsn)
     try:
@@ -148,6 +181,8 @@ async def measure(options: Options, seed_: Seed, urls: tuple[str, str], dsn: str
                 direct=DirectRead(
                     connection, tenant_id=seed_.tenant_id, contact_id=seed_.contact_id
                 ),
+                pids_on={"gateway": pids["gateway"], "crm-core": pids["crm-core"]},
+                pids_off={"baseline": pids["gateway-baseline"], "crm-core": pids["crm-core"]},
             )
             for http in (on, off):
                 await throughput(
@@ -178,6 +213,7 @@ def main() -> None:
     with bench_stack(config, logs) as stack:
         seed_ = seed(stack.gateway_url)
         start_baseline(stack, seed_.access_token)
+        pids = {child.name: child.process.pid for child in stack.supervisor.children}
         asyncio.run(
             asyncio.wait_for(
                 measure(
@@ -185,6 +221,7 @@ def main() -> None:
                     seed_,
                     (stack.gateway_url, baseline_url(config)),
                     runtime_dsn(config),
+                    pids,
                 ),
                 TIME_LIMIT_SECONDS,
             )

@@ -12,6 +12,8 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from crm_kit.db.driver_reads import begin_for_tenant
+
 # What crm-core's read of one contact loads (the columns `select(Contact)` loads: all
 # but the deferred search columns; and its company ids, primary first), filtered as
 # its ORM filter and RLS do.
@@ -84,9 +86,25 @@ async def throughput(
     return requests / (time.perf_counter() - started)
 
 
+async def driver_read_as_tenant(
+    connection: asyncpg.Connection, tenant_id: str, sql: str, *args: Any
+) -> list[asyncpg.Record]:
+    """A query as crm-core's driver reads (`crm_kit.db.driver_reads.tenant_read`) run it:
+    BEGIN READ ONLY with the tenant set in one round trip, the prepared query, COMMIT."""
+    await connection.execute(begin_for_tenant(uuid.UUID(tenant_id)))
+    try:
+        rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
+    except BaseException:
+        await connection.execute("ROLLBACK")
+        raise
+    await connection.execute("COMMIT")
+    return rows
+
+
 class DirectRead:
-    """The contact read as crm-core's runtime role does it: one transaction with the
-    tenant set for RLS, then the row by id (prepared statements, as SQLAlchemy's)."""
+    """The contact read as crm-core's runtime role does it: one read-only transaction
+    with the tenant set for RLS, then the row by id (a prepared statement), as
+    `crm_kit.db.driver_reads.tenant_read` does for crm-core's GetContact."""
 
     def __init__(self, connection: asyncpg.Connection, *, tenant_id: str, contact_id: str):
         self._connection = connection
@@ -94,7 +112,9 @@ class DirectRead:
         self._key = (uuid.UUID(contact_id), uuid.UUID(tenant_id))
 
     async def __call__(self) -> None:
-        rows = await fetch_as_tenant(self._connection, self._tenant_id, CONTACT_SQL, *self._key)
+        rows = await driver_read_as_tenant(
+            self._connection, self._tenant_id, CONTACT_SQL, *self._key
+        )
         if not rows:
             raise BenchError("the contact is not visible to the runtime role")
 

@@ -44,7 +44,8 @@ class EdgeMiddleware:
             return
         headers = [(k, v) for k, v in scope["headers"] if not _is_internal(k)]
         scope["headers"] = headers
-        offered = dict(headers).get(REQUEST_ID_HEADER, b"")
+        by_name = dict(headers)
+        offered = by_name.get(REQUEST_ID_HEADER, b"")
         request_id = offered.decode() if _REQUEST_ID_FORMAT.match(offered) else uuid.uuid4().hex
 
         async def send_with_request_id(message: Message) -> None:
@@ -67,8 +68,8 @@ class EdgeMiddleware:
             request_id=request_id,
             actor_kind="anonymous",
             client_ip=client[0] if client else "",
-            user_agent=dict(headers).get(b"user-agent", b"").decode("latin-1")[:512],
-            traceparent=_traceparent(dict(headers).get(b"traceparent", b"")),
+            user_agent=by_name.get(b"user-agent", b"").decode("latin-1")[:512],
+            traceparent=_traceparent(by_name.get(b"traceparent", b"")),
         )
         with bind_context(ctx):
             await self.app(scope, receive, send_with_request_id)

@@ -173,3 +173,29 @@ class TestResponseStreams:
             _ = [reply async for reply in handler.unary_stream(object(), context)]
 
         assert context.status is grpc.StatusCode.INTERNAL
+
+
+class TestHandlerReuse:
+    async def test_each_call_of_a_method_binds_its_own_context(self) -> None:
+        async def whoami(request: Any, context: Any) -> str:
+            return current_context().request_id
+
+        async def continuation(details: Any) -> grpc.RpcMethodHandler:
+            return grpc.unary_unary_rpc_method_handler(whoami)
+
+        interceptor = ContextServerInterceptor(None, public_methods={METHOD})
+        replies = []
+        for request_id in ("req-first", "req-second"):
+            handler = await interceptor.intercept_service(continuation, CallDetails(METHOD))
+            context = RecordingContext(metadata=(("x-request-id", request_id),))
+            replies.append(await handler.unary_unary(object(), context))
+
+        assert replies == ["req-first", "req-second"]
+
+    async def test_an_unknown_method_stays_unknown(self) -> None:
+        async def continuation(details: Any) -> None:
+            return None
+
+        interceptor = ContextServerInterceptor(None)
+        for _ in range(2):
+            assert await interceptor.intercept_service(continuation, CallDetails(METHOD)) is None

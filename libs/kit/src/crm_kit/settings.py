@@ -34,7 +34,8 @@ class ServiceSettings(BaseServiceSettings):
     grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(ge=1, le=65535)
     db_pool_size: int = Field(default=10, ge=1, le=200)
-    outbox_poll_seconds: float = Field(default=0.2, gt=0, le=60)
+    # The relay wakes on NOTIFY; this slow poll is only its safety net.
+    outbox_poll_seconds: float = Field(default=5.0, gt=0, le=60)
 
     @field_validator("database_url", "migration_database_url")
     @classmethod

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -112,6 +115,106 @@ class TestRelay:
         await _relay_until_published(relay, jetstream, factory, tenant)
 
         assert await _copies_on_the_bus(jetstream, event_id) == 1
+
+
+async def _published_within(
+    seconds: float,
+    factory: async_sessionmaker[AsyncSession],
+    tenant: uuid.UUID,
+) -> bool:
+    """Whether the tenant's event leaves the outbox within `seconds` (the relay runs)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        if await _pending_row(factory, tenant) is None:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+@contextlib.asynccontextmanager
+async def _running(relay: OutboxRelay, js: JetStreamContext) -> AsyncIterator[None]:
+    """The relay's loop in the background, once it listens and has drained the outbox."""
+    task = asyncio.create_task(relay.run(js))
+    try:
+        for _ in range(100):
+            if relay.listening:
+                break
+            await asyncio.sleep(0.05)
+        assert relay.listening, "the relay never started listening"
+        await asyncio.sleep(0.3)  # its first passes, over whatever earlier tests left
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+class TestWakeups:
+    async def test_a_committed_event_wakes_the_relay_long_before_its_poll(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        jetstream: JetStreamContext,
+        tenant: uuid.UUID,
+    ) -> None:
+        relay = OutboxRelay(factory, OutboxRecord, poll_seconds=60)
+        async with _running(relay, jetstream):
+            await create_contact(factory, tenant=tenant)
+            assert await _published_within(2.0, factory, tenant)
+
+    async def test_a_row_written_without_a_notify_is_found_by_the_slow_poll(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        jetstream: JetStreamContext,
+        tenant: uuid.UUID,
+    ) -> None:
+        relay = OutboxRelay(factory, OutboxRecord, poll_seconds=1.0)
+        async with _running(relay, jetstream):
+            # By hand, as a repair script would: no Outbox.add, so no NOTIFY.
+            async with unit_of_work(factory, tenant_id=None) as session:
+                session.add(
+                    OutboxRecord(
+                        id=uuid.uuid4(),
+                        tenant_id=tenant,
+                        event_type="crm_core.contact.created",
+                        envelope=b"",
+                    )
+                )
+            assert not await _published_within(0.3, factory, tenant)
+            assert await _published_within(2.0, factory, tenant)
+
+
+async def _terminate_listeners(migration_url: str) -> int:
+    """End every backend LISTENing in the test database (as the owner may)."""
+    connection = await asyncpg.connect(migration_url.replace("+asyncpg", ""))
+    try:
+        ended: int = await connection.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND query LIKE 'LISTEN %'"
+        )
+        return ended
+    finally:
+        await connection.close()
+
+
+class TestListenConnectionLoss:
+    async def test_the_relay_listens_again_after_losing_its_connection(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        jetstream: JetStreamContext,
+        tenant: uuid.UUID,
+        database_urls: tuple[str, str],
+    ) -> None:
+        relay = OutboxRelay(factory, OutboxRecord, poll_seconds=60)
+        async with _running(relay, jetstream):
+            assert await _terminate_listeners(database_urls[1]) >= 1
+            for _ in range(100):
+                await asyncio.sleep(0.05)
+                if relay.listening:
+                    break
+            await asyncio.sleep(0.3)
+            assert relay.listening
+            await create_contact(factory, tenant=tenant)
+            assert await _published_within(2.0, factory, tenant)
 
 
 class TestNatsOutage:

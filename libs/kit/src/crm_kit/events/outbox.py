@@ -8,9 +8,10 @@ from typing import Any
 
 from google.protobuf.any_pb2 import Any as AnyProto
 from google.protobuf.message import Message
-from sqlalchemy import DateTime, Index, LargeBinary, String
+from sqlalchemy import DateTime, Index, LargeBinary, String, event
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
 from crm.events.v1 import envelope_pb2
 from crm_kit.context import current_context
@@ -49,6 +50,33 @@ class ProcessedEventMixin:
     consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# Where a session notes, until its commit, which relay channel its new events wake.
+WAKE_RELAY_KEY = "outbox_wakes"
+
+
+def relay_channel(model: type[Any]) -> str:
+    """The PostgreSQL channel a service's outbox writers NOTIFY and its relay LISTENs on."""
+    return f"{model.__tablename__}_written"
+
+
+def wake_relay(connection: Connection, model: type[Any]) -> None:
+    """NOTIFY the relay from inside the writing transaction: PostgreSQL delivers it on
+    commit (and drops it on rollback), so the relay looks as soon as the rows are visible.
+    For writers that insert outbox rows on a connection; `Outbox.add` does it itself."""
+    connection.exec_driver_sql(f"NOTIFY {relay_channel(model)}")
+
+
+@event.listens_for(Session, "before_commit")
+def _wake_relays_on_commit(session: Session) -> None:
+    for model in session.info.pop(WAKE_RELAY_KEY, ()):
+        wake_relay(session.connection(), model)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_wakes_on_rollback(session: Session) -> None:
+    session.info.pop(WAKE_RELAY_KEY, None)
 
 
 def build_envelope(
@@ -101,4 +129,5 @@ class Outbox:
                 envelope=envelope.SerializeToString(),
             )
         )
+        session.info.setdefault(WAKE_RELAY_KEY, set()).add(self._model)
         return envelope

@@ -3,7 +3,8 @@
 The server side verifies the forwarded access token itself (a service reached
 directly is no weaker than one reached through the gateway), rejects an
 `x-tenant-id` that disagrees with the token, binds the `RequestContext`, and maps
-`ServiceError` to one gRPC status. The client side forwards that context.
+`ServiceError` to one gRPC status. The client side (`ContextChannel`) forwards that
+context.
 """
 
 from __future__ import annotations
@@ -48,15 +49,26 @@ class ContextServerInterceptor(grpc.aio.ServerInterceptor):
     ) -> None:
         self._verifier = verifier
         self._public = frozenset(public_methods)
+        # The guarded handler of each served method, built on its first call: the
+        # servicers are fixed once the server starts. Unknown methods are not kept.
+        self._guarded: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
         method: str = handler_call_details.method
-        if handler is None or method.startswith(ALWAYS_PUBLIC_PREFIXES):
+        guarded = self._guarded.get(method)
+        if guarded is None:
+            handler = await continuation(handler_call_details)
+            if handler is None:
+                return None
+            guarded = self._guarded[method] = self._guard(method, handler)
+        return guarded
+
+    def _guard(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        if method.startswith(ALWAYS_PUBLIC_PREFIXES):
             return handler
         public = method in self._public
         if handler.unary_unary is not None:
@@ -227,83 +239,91 @@ def outgoing_metadata(ctx: RequestContext) -> list[tuple[str, str]]:
     return metadata
 
 
-def _with_context(
-    client_call_details: grpc.aio.ClientCallDetails, default_timeout: float
-) -> grpc.aio.ClientCallDetails:
-    """The call's details plus the caller's context metadata and a default deadline."""
-    metadata = grpc.aio.Metadata(*(client_call_details.metadata or ()))
+def _with_caller(metadata: Any) -> grpc.aio.Metadata:
+    """The call's own metadata plus the caller's context, for the keys it does not set."""
+    merged = grpc.aio.Metadata(*(metadata or ()))
     for key, value in outgoing_metadata(current_context()):
-        if key not in metadata:
-            metadata.add(key, value)
-    return grpc.aio.ClientCallDetails(
-        method=client_call_details.method,
-        timeout=client_call_details.timeout or default_timeout,
-        metadata=metadata,
-        credentials=client_call_details.credentials,
-        wait_for_ready=client_call_details.wait_for_ready,
-    )
+        if key not in merged:
+            merged.add(key, value)
+    return merged
 
 
-# grpc.aio files an interceptor under the first call kind it subclasses, so each kind
-# needs its own class.
-class ContextClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
-    """Adds the caller's context and a default deadline to every unary call."""
+class _ContextMultiCallable:
+    """A method of a `ContextChannel`: the call with the caller's context and a deadline.
 
-    def __init__(self, *, default_timeout: float = 10.0) -> None:
+    In place of grpc.aio's client interceptors, which run each call's interceptor chain
+    in a task of its own beside the call's: about 0.1 ms of CPU per call here."""
+
+    def __init__(self, inner: Any, default_timeout: float) -> None:
+        self._inner = inner
         self._default_timeout = default_timeout
 
-    async def intercept_unary_unary(
+    def __call__(
         self,
-        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
-        client_call_details: grpc.aio.ClientCallDetails,
         request: Any,
+        *,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: grpc.CallCredentials | None = None,
+        wait_for_ready: bool | None = None,
+        compression: grpc.Compression | None = None,
     ) -> Any:
-        return await continuation(
-            _with_context(client_call_details, self._default_timeout), request
+        return self._inner(
+            request,
+            timeout=timeout or self._default_timeout,
+            metadata=_with_caller(metadata),
+            credentials=credentials,
+            wait_for_ready=wait_for_ready,
+            compression=compression,
         )
 
 
-class ContextStreamUnaryClientInterceptor(grpc.aio.StreamUnaryClientInterceptor):
-    """The same for calls that stream their request (uploads)."""
+class ContextChannel(grpc.aio.Channel):
+    """A channel whose every call carries the caller's context and a default deadline."""
 
-    def __init__(self, *, default_timeout: float = 10.0) -> None:
+    def __init__(self, channel: grpc.aio.Channel, *, default_timeout: float) -> None:
+        self._channel = channel
         self._default_timeout = default_timeout
 
-    async def intercept_stream_unary(
-        self,
-        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
-        client_call_details: grpc.aio.ClientCallDetails,
-        request_iterator: Any,
-    ) -> Any:
-        details = _with_context(client_call_details, self._default_timeout)
-        return await continuation(details, request_iterator)
+    def _wrap(self, multicallable: Any) -> Any:
+        return _ContextMultiCallable(multicallable, self._default_timeout)
 
+    def unary_unary(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self._wrap(self._channel.unary_unary(method, *args, **kwargs))
 
-class ContextUnaryStreamClientInterceptor(grpc.aio.UnaryStreamClientInterceptor):
-    """The same for calls that stream their response (downloads)."""
+    def unary_stream(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self._wrap(self._channel.unary_stream(method, *args, **kwargs))
 
-    def __init__(self, *, default_timeout: float = 10.0) -> None:
-        self._default_timeout = default_timeout
+    def stream_unary(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self._wrap(self._channel.stream_unary(method, *args, **kwargs))
 
-    async def intercept_unary_stream(
-        self,
-        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
-        client_call_details: grpc.aio.ClientCallDetails,
-        request: Any,
-    ) -> Any:
-        return await continuation(
-            _with_context(client_call_details, self._default_timeout), request
-        )
+    def stream_stream(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self._wrap(self._channel.stream_stream(method, *args, **kwargs))
+
+    async def __aenter__(self) -> ContextChannel:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self, grace: float | None = None) -> None:
+        await self._channel.close(grace)
+
+    def get_state(self, try_to_connect: bool = False) -> grpc.ChannelConnectivity:
+        return self._channel.get_state(try_to_connect)
+
+    async def wait_for_state_change(self, last_observed_state: grpc.ChannelConnectivity) -> None:
+        await self._channel.wait_for_state_change(last_observed_state)
+
+    async def channel_ready(self) -> None:
+        await self._channel.channel_ready()
 
 
 def insecure_channel(address: str, *, default_timeout: float = 10.0) -> grpc.aio.Channel:
     """A channel to another service that forwards the caller's context."""
-    return grpc.aio.insecure_channel(
-        address,
-        interceptors=[
-            ContextClientInterceptor(default_timeout=default_timeout),
-            ContextStreamUnaryClientInterceptor(default_timeout=default_timeout),
-            ContextUnaryStreamClientInterceptor(default_timeout=default_timeout),
-        ],
-        options=[("grpc.enable_retries", 1), ("grpc.keepalive_time_ms", 30_000)],
+    return ContextChannel(
+        grpc.aio.insecure_channel(
+            address, options=[("grpc.enable_retries", 1), ("grpc.keepalive_time_ms", 30_000)]
+        ),
+        default_timeout=default_timeout,
     )

@@ -19,8 +19,10 @@ from google.protobuf.message import Message
 from crm.events.v1 import crm_core_pb2 as events
 from crm.events.v1 import envelope_pb2
 from crm_core.events import SERVICE_NAME
+from crm_core.models import OutboxRecord
 from crm_core.records.mappers import dict_to_struct
 from crm_kit.db.models import utcnow
+from crm_kit.events.outbox import relay_channel
 from crm_kit.timestamps import to_timestamp
 
 
@@ -137,6 +139,8 @@ def _changed(changes: Any) -> list[str]:
 
 
 async def write(connection: asyncpg.Connection, records: list[tuple[Any, ...]]) -> None:
-    """Copies the events into the outbox (not under RLS: the relay reads every tenant's)."""
+    """Copies the events into the outbox (not under RLS: the relay reads every tenant's),
+    and wakes the relay when the chunk's transaction commits."""
     if records:
         await connection.copy_records_to_table("outbox", records=records, columns=OUTBOX_COLUMNS)
+        await connection.execute(f"NOTIFY {relay_channel(OutboxRecord)}")

@@ -37,7 +37,7 @@ from crm_core.models import (
     StoredFile,
     Task,
 )
-from crm_kit.events.outbox import build_envelope
+from crm_kit.events.outbox import build_envelope, wake_relay
 
 if TYPE_CHECKING:
     from crm_core.records.registry import ObjectSpec
@@ -75,6 +75,7 @@ def _publish_deleted(
             envelope=envelope.SerializeToString(),
         )
     )
+    wake_relay(connection, OutboxRecord)
 
 
 def _delete_orphans(

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, Security
 from fastapi.responses import StreamingResponse
@@ -17,7 +16,7 @@ from crm_gateway.schemas.exports import Export, ExportCreate, ExportError, Expor
 from crm_gateway.schemas.records import SearchRequest
 from crm_gateway.security import RateLimits, apply_rate_limits, authenticated, client_ip
 from crm_kit.context import RequestContext
-from crm_kit.timestamps import to_datetime
+from crm_kit.timestamps import optional_datetime, to_datetime
 
 router = APIRouter(prefix="/v1/exports", tags=["exports"])
 
@@ -25,13 +24,6 @@ router = APIRouter(prefix="/v1/exports", tags=["exports"])
 EXPORT_SCOPES = "contacts:read|companies:read|leads:read|deals:read"
 Exporter = Annotated[RequestContext, Security(authenticated, scopes=[EXPORT_SCOPES])]
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
-
-
-TimeField = Literal["started_at", "completed_at", "file_expires_at", "download_expires_at"]
-
-
-def _time(message: exports_pb2.Export, name: TimeField) -> datetime | None:
-    return to_datetime(getattr(message, name)) if message.HasField(name) else None
 
 
 def to_export(message: exports_pb2.Export) -> Export:
@@ -49,11 +41,11 @@ def to_export(message: exports_pb2.Export) -> Export:
         columns=list(message.columns),
         requested_by=message.requested_by or None,
         created_at=to_datetime(message.created_at),
-        started_at=_time(message, "started_at"),
-        completed_at=_time(message, "completed_at"),
-        file_expires_at=_time(message, "file_expires_at"),
+        started_at=optional_datetime(message, "started_at"),
+        completed_at=optional_datetime(message, "completed_at"),
+        file_expires_at=optional_datetime(message, "file_expires_at"),
         download_url=url,
-        download_url_expires_at=_time(message, "download_expires_at"),
+        download_url_expires_at=optional_datetime(message, "download_expires_at"),
         attempts=message.attempts,
         error=ExportError(code=message.error_code, message=message.error_message)
         if message.error_code

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, Security, UploadFile
 from fastapi.responses import StreamingResponse
@@ -19,7 +18,7 @@ from crm_gateway.schemas.custom_fields import ObjectType
 from crm_gateway.schemas.imports import ImportJob, ImportList, ImportStart
 from crm_gateway.security import authenticated
 from crm_kit.context import RequestContext
-from crm_kit.timestamps import to_datetime
+from crm_kit.timestamps import optional_datetime, to_datetime
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 
@@ -36,12 +35,6 @@ ROLE_RULE = (
 def upload_body_rule(max_import_bytes: int) -> BodyRule:
     """The upload takes multipart/form-data up to the import limit (and framing)."""
     return BodyRule(UPLOAD_PATH, "multipart/form-data", max_import_bytes + MULTIPART_OVERHEAD_BYTES)
-
-
-def _when(
-    message: imports_pb2.ImportJob, name: Literal["started_at", "finished_at"]
-) -> datetime | None:
-    return to_datetime(getattr(message, name)) if message.HasField(name) else None
 
 
 def to_import(message: imports_pb2.ImportJob) -> ImportJob:
@@ -66,8 +59,8 @@ def to_import(message: imports_pb2.ImportJob) -> ImportJob:
         error=message.error or None,
         created_by=message.created_by or None,
         created_at=to_datetime(message.created_at),
-        started_at=_when(message, "started_at"),
-        finished_at=_when(message, "finished_at"),
+        started_at=optional_datetime(message, "started_at"),
+        finished_at=optional_datetime(message, "finished_at"),
     )
 
 

@@ -54,7 +54,3 @@ def meta_fields(meta: pb.ItemMeta) -> dict[str, Any]:
         "created_at": to_datetime(meta.created_at),
         "updated_at": to_datetime(meta.updated_at),
     }
-
-
-def optional_time(message: Any, name: str) -> datetime | None:
-    return to_datetime(getattr(message, name)) if message.HasField(name) else None

@@ -12,7 +12,6 @@ from crm_gateway.routes.record_items import (
     RECORD_FILTER,
     iso,
     meta_fields,
-    optional_time,
     record_param,
     refs_to_proto,
 )
@@ -28,7 +27,7 @@ from crm_gateway.schemas.engagements import (
 )
 from crm_gateway.security import authenticated
 from crm_kit.context import RequestContext
-from crm_kit.timestamps import to_datetime
+from crm_kit.timestamps import optional_datetime, to_datetime
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
@@ -41,10 +40,10 @@ def to_task(message: pb.Task, response: Response | None = None) -> Task:
         **meta_fields(message.meta),
         title=message.title,
         description=message.description,
-        due_at=optional_time(message, "due_at"),
+        due_at=optional_datetime(message, "due_at"),
         assignee_id=message.assignee_id or None,
         status=message.status,
-        completed_at=optional_time(message, "completed_at"),
+        completed_at=optional_datetime(message, "completed_at"),
         reminders=[
             Reminder(remind_at=to_datetime(r.remind_at), channel=r.channel)
             for r in message.reminders

@@ -1,10 +1,11 @@
-"""Work a request starts but does not wait for (so its answer time reveals nothing)."""
+"""Work that runs beside requests: what a request starts but does not wait for (so its
+answer time reveals nothing), and the loops a service keeps going until shutdown."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -30,3 +31,21 @@ class BackgroundTasks:
         """Wait for everything started so far (shutdown, tests)."""
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def repeat(
+    step: Callable[[], Awaitable[bool | None]], *, idle_seconds: float, what: str
+) -> None:
+    """Run `step` until cancelled: again at once after a step that did work (returned
+    True), after `idle_seconds` otherwise. A failing step is logged and waits like an idle
+    one, so a database blip or one bad job never ends a worker."""
+    while True:
+        try:
+            busy = await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed; trying again", what)
+            busy = False
+        if not busy:
+            await asyncio.sleep(idle_seconds)

@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import Select
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from crm_kit.errors import Unavailable
 
@@ -64,9 +64,7 @@ async def tenant_read(
     """
     engine: AsyncEngine = factory.kw["bind"]
     async with engine.connect() as connection:
-        driver = (await connection.get_raw_connection()).driver_connection
-        if driver is None:
-            raise RuntimeError("the pooled connection has no driver connection")
+        driver = await _driver_of(connection)
         try:
             await driver.execute(begin_for_tenant(tenant_id))
             try:
@@ -85,3 +83,16 @@ async def tenant_read(
             raise Unavailable(
                 "the database connection was lost; retry", code="database_unavailable"
             ) from exc
+
+
+async def session_driver(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under the session's transaction, bound to its tenant as the
+    session is: for what only the driver does (COPY) inside a unit of work."""
+    return await _driver_of(await session.connection())
+
+
+async def _driver_of(connection: AsyncConnection) -> asyncpg.Connection:
+    driver = (await connection.get_raw_connection()).driver_connection
+    if driver is None:
+        raise RuntimeError("the pooled connection has no driver connection")
+    return driver

@@ -31,7 +31,9 @@ from crm_core.models import ExportJob, ExportQueueEntry
 from crm_core.permissions.visibility import audience_of
 from crm_core.queries.fields import load_catalog
 from crm_core.records.registry import object_spec
+from crm_kit.background import repeat
 from crm_kit.context import RequestContext
+from crm_kit.db.driver_reads import session_driver
 from crm_kit.db.models import utcnow
 from crm_kit.db.session import unit_of_work
 from crm_kit.errors import ServiceError
@@ -71,16 +73,7 @@ class ExportWorker:
 
     async def run_forever(self) -> None:
         """Works through due jobs, then polls; an error is logged and the loop goes on."""
-        while True:
-            try:
-                worked = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("export worker failed; retrying")
-                worked = False
-            if not worked:
-                await asyncio.sleep(self._limits.poll_seconds)
+        await repeat(self.run_once, idle_seconds=self._limits.poll_seconds, what="export worker")
 
     async def run_once(self) -> bool:
         """Claims one due job and handles it; False when none was due."""
@@ -159,10 +152,7 @@ class ExportWorker:
                     tenant=claim.tenant_id,
                 )
             )
-            connection = await (await session.connection()).get_raw_connection()
-            driver = connection.driver_connection
-            if driver is None:
-                raise RuntimeError("the pooled connection has no driver connection")
+            driver = await session_driver(session)
 
             async def chunks() -> AsyncGenerator[bytes, None]:
                 yield header_line(

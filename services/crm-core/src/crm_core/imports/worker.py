@@ -37,7 +37,9 @@ from crm_core.imports.merge import ChunkMerge, MergeOutcome, Placement
 from crm_core.imports.rows import CleanChunk, RowCleaner, staging_records
 from crm_core.imports.targets import import_target
 from crm_core.models import ImportJob, ImportQueueEntry
+from crm_kit.background import repeat
 from crm_kit.context import RequestContext, bind_context
+from crm_kit.db.driver_reads import session_driver
 from crm_kit.db.models import utcnow
 from crm_kit.db.session import unit_of_work
 from crm_kit.errors import ServiceError
@@ -86,18 +88,15 @@ class ImportWorker:
 
     async def run(self) -> None:
         """Claims and processes jobs until cancelled; a failure is logged, never fatal."""
-        while True:
-            try:
-                claim = await self.claim()
-                if claim is None:
-                    await asyncio.sleep(self.poll_seconds)
-                    continue
-                await self.process(claim)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("import worker iteration failed")
-                await asyncio.sleep(self.poll_seconds)
+        await repeat(self.run_once, idle_seconds=self.poll_seconds, what="import worker")
+
+    async def run_once(self) -> bool:
+        """Claims one job and processes it; False when none was waiting."""
+        claim = await self.claim()
+        if claim is None:
+            return False
+        await self.process(claim)
+        return True
 
     async def claim(self) -> Claim | None:
         """The oldest job not leased (or whose lease lapsed), now leased to this worker."""
@@ -253,7 +252,7 @@ class ImportWorker:
                     # As the API's unique checks do: one writer per definition at a time.
                     await custom_field_repository.lock_definition(session, column.definition_id)
             placement = await self._placement(session, job)
-            connection = await _driver(session)
+            connection = await session_driver(session)
             outcome = await merge.run(
                 connection,
                 tenant_id=job.tenant_id,
@@ -354,10 +353,3 @@ class ImportWorker:
                     error=f"stopped at row {job.next_row_number} after {attempts} attempts: "
                     f"{reason}; the rows before it are imported",
                 )
-
-
-async def _driver(session: AsyncSession) -> Any:
-    """The asyncpg connection under the session's (tenant-bound) transaction."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection

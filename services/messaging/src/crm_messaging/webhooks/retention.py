@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from crm_kit.background import repeat
 from crm_kit.db.models import utcnow
 from crm_kit.db.session import unit_of_work
 from crm_messaging.models import WebhookDelivery
@@ -41,13 +41,9 @@ async def purge_expired(factory: async_sessionmaker[AsyncSession], *, keep: time
 async def purge_forever(
     factory: async_sessionmaker[AsyncSession], *, keep: timedelta, every_seconds: float = 3600.0
 ) -> None:
-    while True:
-        try:
-            deleted = await purge_expired(factory, keep=keep)
-            if deleted:
-                log.info("expired webhook deliveries deleted", extra={"count": deleted})
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("purging expired webhook deliveries failed")
-        await asyncio.sleep(every_seconds)
+    async def purge_once() -> None:
+        deleted = await purge_expired(factory, keep=keep)
+        if deleted:
+            log.info("expired webhook deliveries deleted", extra={"count": deleted})
+
+    await repeat(purge_once, idle_seconds=every_seconds, what="purging expired webhook deliveries")

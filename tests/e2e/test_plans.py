@@ -75,7 +75,7 @@ class TestPlanChange:
         burst = await asyncio.gather(
             *(
                 api.get("/v1/contacts", headers=headers)
-                for _ in range(3 * E2E_PLAN_LIMIT_PER_SECOND)
+                for _ in range(6 * E2E_PLAN_LIMIT_PER_SECOND)
             )
         )
         refused = [r for r in burst if r.status_code == 429]

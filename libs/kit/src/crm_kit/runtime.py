@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -150,8 +149,7 @@ async def _run_events(
             loops.append(relay.run(js))
         await asyncio.gather(*loops)
     finally:
-        with contextlib.suppress(Exception):
-            await nc.drain()
+        await bus.close(nc)
 
 
 Command = Callable[[ServiceSettings], Coroutine[Any, Any, None]]

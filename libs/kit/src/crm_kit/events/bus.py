@@ -19,6 +19,8 @@ STREAM_SUBJECTS = ["crm.>"]
 # JetStream drops a second publish with the same Nats-Msg-Id inside this window;
 # consumers' processed-event tables cover anything older.
 DUPLICATE_WINDOW_SECONDS = 600
+# How long shutdown waits for the server to confirm it has what was written.
+FLUSH_ON_CLOSE_SECONDS = 2
 
 
 def subject_for(event_type: str) -> str:
@@ -45,6 +47,22 @@ async def connect(url: str, *, name: str) -> Client:
             )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+async def close(nc: Client) -> None:
+    """Send what is still buffered (the last acks), then close.
+
+    Not `drain`: by now the consumers are stopped, and a message that reached a pull
+    subscription's queue after its fetch ended would hold drain until its 30 s timeout,
+    longer than an orchestrator waits after SIGTERM. An event left unacked is simply
+    redelivered to the next process, and the processed-events table absorbs repeats."""
+    if nc.is_closed:
+        return
+    try:
+        await nc.flush(timeout=FLUSH_ON_CLOSE_SECONDS)
+    except (nats.errors.Error, TimeoutError) as exc:
+        log.warning("could not flush before closing NATS", extra={"error": type(exc).__name__})
+    await nc.close()
 
 
 def _without_credentials(url: str) -> str:

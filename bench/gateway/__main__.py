@@ -3,7 +3,9 @@
 (a) Throughput of authenticated `GET /v1/contacts/{id}` through the gateway (auth and
 Redis rate limits on) over the same requests through the baseline gateway (both off).
 (b) p50/p99 of that read through gateway, gRPC and database, minus the same read done
-directly against the database. Rounds alternate the variants; figures are medians.
+directly against the database. (c) The same for the floor: the read through a bare ASGI
+app and a bare grpc.aio server with no product code. Rounds alternate the variants;
+figures are medians.
 Beside each, the CPU time the gateway and crm-core spent per request: on a shared
 machine it moves far less than wall-clock time.
 """
@@ -30,9 +32,11 @@ from bench.gateway.stack import (
     baseline_url,
     bench_config,
     bench_stack,
+    floor_url,
     runtime_dsn,
     seed,
     start_baseline,
+    start_floor,
 )
 
 THROUGHPUT_GOAL = 0.75
@@ -73,10 +77,13 @@ class Target:
     headers: dict[str, str]
     on: aiohttp.ClientSession
     off: aiohttp.ClientSession
+    floor: aiohttp.ClientSession
     direct: DirectRead
-    # The processes whose CPU time is counted: gateway (or baseline) and crm-core.
+    # The processes whose CPU time is counted: gateway (or baseline, or the floor's edge)
+    # and crm-core (or the floor's upstream).
     pids_on: dict[str, int]
     pids_off: dict[str, int]
+    pids_floor: dict[str, int]
 
 
 def median_cpu(samples: list[CpuPerRequest]) -> CpuPerRequest:
@@ -125,64 +132,106 @@ async def compare_throughput(target: Target, options: Options) -> None:
     )
 
 
-async def compare_latency(target: Target, options: Options) -> None:
-    print(
-        f"\n(b) latency in ms, one request at a time, {options.pairs} pairs per round "
-        "(gateway read, then direct read)"
-    )
+@dataclass(frozen=True)
+class Latency:
+    """Medians across rounds, in ms, of one-at-a-time reads and their direct twins."""
+
+    p50: float
+    p99: float
+    direct_p50: float
+    direct_p99: float
+    cpu: CpuPerRequest
+
+    @property
+    def overhead_p50(self) -> float:
+        return self.p50 - self.direct_p50
+
+    @property
+    def overhead_p99(self) -> float:
+        return self.p99 - self.direct_p99
+
+
+async def latency_rounds(
+    http: aiohttp.ClientSession, pids: dict[str, int], target: Target, options: Options
+) -> Latency:
     rounds: list[tuple[float, float, float, float]] = []
     cpu: list[CpuPerRequest] = []
     for round_ in range(options.rounds):
         run = functools.partial(
-            paired_latencies,
-            target.on,
-            target.path,
-            target.headers,
-            target.direct,
-            pairs=options.pairs,
+            paired_latencies, http, target.path, target.headers, target.direct, pairs=options.pairs
         )
-        # The direct reads touch neither process: their CPU time is the gateway reads'.
-        (gw, db), cost = await cpu_per_request(target.pids_on, options.pairs, run)
+        # The direct reads touch neither process: their CPU time is the HTTP reads'.
+        (gw, db), cost = await cpu_per_request(pids, options.pairs, run)
         cpu.append(cost)
         rounds.append(
             (percentile(gw, 50), percentile(gw, 99), percentile(db, 50), percentile(db, 99))
         )
         print(
-            f"  round {round_ + 1}: gateway p50 {rounds[-1][0]:5.2f} p99 {rounds[-1][1]:5.2f}"
+            f"  round {round_ + 1}: through HTTP p50 {rounds[-1][0]:5.2f} p99 {rounds[-1][1]:5.2f}"
             f"   database p50 {rounds[-1][2]:5.2f} p99 {rounds[-1][3]:5.2f}"
             f"   CPU ms per read: {cpu[-1].describe()}"
         )
-    gw50, gw99, db50, db99 = (statistics.median(column) for column in zip(*rounds, strict=True))
+    p50, p99, db50, db99 = (statistics.median(column) for column in zip(*rounds, strict=True))
+    return Latency(p50, p99, db50, db99, median_cpu(cpu))
+
+
+async def compare_latency(target: Target, options: Options) -> Latency:
     print(
-        f"  median:  gateway p50 {gw50:5.2f} p99 {gw99:5.2f}"
-        f"   database p50 {db50:5.2f} p99 {db99:5.2f}\n"
-        f"  overhead (gateway + gRPC over database): p50 {gw50 - db50:.2f} ms, "
-        f"p99 {gw99 - db99:.2f} ms   (goal p50 <= {P50_OVERHEAD_GOAL_MS} ms: "
-        f"{verdict(gw50 - db50 <= P50_OVERHEAD_GOAL_MS)})\n"
-        f"  CPU ms per read, medians: {median_cpu(cpu).describe()}"
+        f"\n(b) latency in ms, one request at a time, {options.pairs} pairs per round "
+        "(gateway read, then direct read)"
+    )
+    result = await latency_rounds(target.on, target.pids_on, target, options)
+    print(
+        f"  median:  gateway p50 {result.p50:5.2f} p99 {result.p99:5.2f}"
+        f"   database p50 {result.direct_p50:5.2f} p99 {result.direct_p99:5.2f}\n"
+        f"  overhead (gateway + gRPC over database): p50 {result.overhead_p50:.2f} ms, "
+        f"p99 {result.overhead_p99:.2f} ms   (goal p50 <= {P50_OVERHEAD_GOAL_MS} ms: "
+        f"{verdict(result.overhead_p50 <= P50_OVERHEAD_GOAL_MS)})\n"
+        f"  CPU ms per read, medians: {result.cpu.describe()}"
+    )
+    return result
+
+
+async def compare_floor(target: Target, options: Options, platform: Latency) -> None:
+    print(
+        "\n(c) the floor: the same read through a bare ASGI app (one Redis round trip) and a "
+        "bare grpc.aio server (the same driver read), no product code (bench/gateway/floor.py)"
+    )
+    floor = await latency_rounds(target.floor, target.pids_floor, target, options)
+    print(
+        f"  median:  floor p50 {floor.p50:5.2f} p99 {floor.p99:5.2f}"
+        f"   database p50 {floor.direct_p50:5.2f} p99 {floor.direct_p99:5.2f}\n"
+        f"  overhead of the floor: p50 {floor.overhead_p50:.2f} ms, p99 "
+        f"{floor.overhead_p99:.2f} ms; the goal leaves "
+        f"{P50_OVERHEAD_GOAL_MS - floor.overhead_p50:.2f} ms p50 for all of the product's code, "
+        f"which takes {platform.overhead_p50 - floor.overhead_p50:.2f} ms today\n"
+        f"  CPU ms per read, medians: {floor.cpu.describe()}"
     )
 
 
 async def measure(
-    options: Options, seed_: Seed, urls: tuple[str, str], dsn: str, pids: dict[str, int]
+    options: Options, seed_: Seed, urls: tuple[str, str, str], dsn: str, pids: dict[str, int]
 ) -> None:
-    """Warm every path up, then (a) and (b)."""
+    """Warm every path up, then (a), (b) and (c)."""
     connection = await asyncpg.connect(dsn)
     try:
         async with (
             client(urls[0], concurrency=options.concurrency) as on,
             client(urls[1], concurrency=options.concurrency) as off,
+            client(urls[2], concurrency=1) as floor,
         ):
             target = Target(
                 path=f"/v1/contacts/{seed_.contact_id}",
                 headers={"Authorization": f"Bearer {seed_.access_token}"},
                 on=on,
                 off=off,
+                floor=floor,
                 direct=DirectRead(
                     connection, tenant_id=seed_.tenant_id, contact_id=seed_.contact_id
                 ),
                 pids_on={"gateway": pids["gateway"], "crm-core": pids["crm-core"]},
                 pids_off={"baseline": pids["gateway-baseline"], "crm-core": pids["crm-core"]},
+                pids_floor={"edge": pids["floor-edge"], "upstream": pids["floor-upstream"]},
             )
             for http in (on, off):
                 await throughput(
@@ -192,14 +241,16 @@ async def measure(
                     requests=options.warmup,
                     concurrency=options.concurrency,
                 )
-            await paired_latencies(on, target.path, target.headers, target.direct, pairs=50)
+            for http in (on, floor):
+                await paired_latencies(http, target.path, target.headers, target.direct, pairs=50)
             print(
                 f"GET /v1/contacts/{{id}} on 127.0.0.1, {options.rounds} rounds, medians across "
                 f"rounds\n  on: the gateway, auth + limit {RATE_LIMIT} in {REDIS_URL}\n"
                 "  off: the baseline gateway (the same app, auth dependency overridden)"
             )
             await compare_throughput(target, options)
-            await compare_latency(target, options)
+            platform = await compare_latency(target, options)
+            await compare_floor(target, options, platform)
     finally:
         await connection.close()
 
@@ -213,13 +264,14 @@ def main() -> None:
     with bench_stack(config, logs) as stack:
         seed_ = seed(stack.gateway_url)
         start_baseline(stack, seed_.access_token)
+        start_floor(stack, seed_.tenant_id)
         pids = {child.name: child.process.pid for child in stack.supervisor.children}
         asyncio.run(
             asyncio.wait_for(
                 measure(
                     options,
                     seed_,
-                    (stack.gateway_url, baseline_url(config)),
+                    (stack.gateway_url, baseline_url(config), floor_url(config)),
                     runtime_dsn(config),
                     pids,
                 ),

@@ -16,6 +16,7 @@ from crm_devstack.embedded import EmbeddedNats
 from crm_devstack.processes import (
     Job,
     StackProcessError,
+    grpc_health_check,
     http_health_check,
     module_command,
     port_open,
@@ -85,6 +86,39 @@ def start_baseline(stack: Stack, access_token: str) -> None:
     ready = http_health_check(f"{baseline_url(config)}/healthz")
     job = Job("gateway-baseline", module_command("bench.gateway.baseline"), env, ready)
     stack.supervisor.start([job])
+
+
+def floor_url(config: StackConfig) -> str:
+    return f"http://{config.host}:{config.port(GATEWAY) + 2}"
+
+
+def start_floor(stack: Stack, tenant_id: str) -> None:
+    """The read with no product code (bench/gateway/floor.py): a bare gRPC server on
+    crm-core's port + 100 and a bare ASGI app on the gateway's port + 2; the stack stops
+    both."""
+    config = stack.config
+    grpc_port, http_port = config.port(CRM_CORE) + 100, config.port(GATEWAY) + 2
+    for port in (grpc_port, http_port):
+        if port_open(config.host, port):
+            raise StackProcessError(f"the floor cannot start: port {port} is in use")
+    upstream = Job(
+        "floor-upstream",
+        module_command("bench.gateway.floor", "upstream"),
+        {"FLOOR_GRPC_PORT": str(grpc_port), "FLOOR_DSN": runtime_dsn(config)},
+        grpc_health_check(f"{config.host}:{grpc_port}"),
+    )
+    edge = Job(
+        "floor-edge",
+        module_command("bench.gateway.floor", "edge"),
+        {
+            "FLOOR_HTTP_PORT": str(http_port),
+            "FLOOR_UPSTREAM": f"{config.host}:{grpc_port}",
+            "FLOOR_REDIS_URL": config.rate_limit_storage_url,
+            "FLOOR_TENANT_ID": tenant_id,
+        },
+        http_health_check(f"{floor_url(config)}/healthz"),
+    )
+    stack.supervisor.start([upstream, edge])
 
 
 def runtime_dsn(config: StackConfig) -> str:

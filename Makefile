@@ -15,7 +15,7 @@ help:
 	@echo "make bench  - the gateway benchmark (bench/gateway; needs PostgreSQL, Redis, NATS)"
 	@echo "make bench-crm - contact list/search latency at 100k contacts (bench/crm; same needs)"
 	@echo "make bench-export - CSV export vs COPY at 100k and 1M contacts (bench/export; PostgreSQL)"
-	@echo "make bench-import - CSV import of 1M contacts vs raw COPY (bench/csv_import; same needs)"
+	@echo "make bench-import - CSV import of 1M contacts vs raw COPY (bench/import; same needs)"
 
 # uv from PyPI when the machine has none: only Python 3.11+ and pip are assumed.
 $(CURDIR)/.tools/bin/uv:
@@ -62,9 +62,9 @@ bench-crm: install
 bench-export: install
 	$(RUN) python -m bench.export
 
-# bench/csv_import (`import` is a Python keyword): --rows N through ARGS="--rows N".
+# bench/import: `python -m` imports it by name, so the keyword is no obstacle; --rows N through ARGS="--rows N".
 bench-import: install
-	$(RUN) python -m bench.csv_import $(ARGS)
+	$(RUN) python -m bench.import $(ARGS)
 
 test: lint chromium
 	$(RUN) pytest

@@ -1,4 +1,4 @@
-"""`python -m bench.csv_import` (`make bench-import`): a CSV import of 1,000,000 contacts
+"""`python -m bench.import` (`make bench-import`): a CSV import of 1,000,000 contacts
 next to a raw PostgreSQL COPY of the same file into the same table, in one run.
 
 1. Generates the CSV (names, unique emails and phones, an external id, a company name,
@@ -58,7 +58,7 @@ AREA_CODES = (212, 415, 312, 617, 206, 512, 303, 404)
 
 
 def parse_rows() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.csv_import", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.import", description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000, help="contacts in the file")
     return int(parser.parse_args().rows)
 

@@ -24,10 +24,13 @@ async def test_close_returns_with_unread_messages_and_flushes_the_last_write() -
         # a pull subscription does with a batch that arrives after its fetch ended.
         unread = await closing.subscribe(f"{subject}.in")
         seen = await watcher.subscribe(f"{subject}.out")
+        # Both interests are on the server before anything is published to them.
+        await closing.flush()
         await watcher.flush()
         await watcher.publish(f"{subject}.in", b"never read")
         await watcher.flush()
-        for _ in range(50):
+        # The server acknowledges the publish before it delivers the message to `closing`.
+        for _ in range(500):
             if unread.pending_msgs:
                 break
             await asyncio.sleep(0.02)

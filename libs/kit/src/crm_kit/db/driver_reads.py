@@ -48,6 +48,23 @@ class DriverQuery:
         return await connection.fetchrow(self.sql, *(values[name] for name in self.params))
 
 
+class RecordFields:
+    """A driver row read by attribute (`row.first_name`), as the ORM object of the same
+    columns is: a mapper takes either, so a hot read builds no ORM instance (about
+    20 us of instrumentation) only to read it once."""
+
+    __slots__ = ("_record",)
+
+    def __init__(self, record: asyncpg.Record) -> None:
+        self._record = record
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._record[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 def begin_for_tenant(tenant_id: uuid.UUID) -> str:
     """BEGIN READ ONLY, with `app.tenant_id` set for RLS, as one simple query."""
     if not isinstance(tenant_id, uuid.UUID):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from starlette.routing import Match, get_route_path
+from starlette._utils import get_route_path
+from starlette.routing import Match
 from starlette.types import Scope
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response, Security
+from fastapi import Header, Query, Request, Response, Security
 
 from crm.crm_core.v1 import engagements_pb2 as pb
 from crm_gateway.routes.record_items import (
@@ -16,6 +16,7 @@ from crm_gateway.routes.record_items import (
 )
 from crm_gateway.routes.records import etag, parse_if_match
 from crm_gateway.routes.responses import problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas.engagements import (
     Activity,
     ActivityCreate,
@@ -26,7 +27,7 @@ from crm_gateway.security import authenticated
 from crm_kit.context import RequestContext
 from crm_kit.timestamps import to_datetime
 
-router = APIRouter(prefix="/v1/activities", tags=["activities"])
+router = PrefixedRouter(prefix="/v1/activities", tags=["activities"])
 
 Reader = Annotated[RequestContext, Security(authenticated, scopes=["activities:read"])]
 Writer = Annotated[RequestContext, Security(authenticated, scopes=["activities:write"])]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 
 from crm.identity.v1 import api_keys_pb2
 from crm_gateway.routes.responses import no_store, problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas.api_keys import ApiKey, ApiKeyCreate, ApiKeyList, CreatedApiKey
 from crm_gateway.security import Caller
 from crm_kit.timestamps import optional_datetime
 
-router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
+router = PrefixedRouter(prefix="/v1/api-keys", tags=["api-keys"])
 
 
 def to_api_key(message: api_keys_pb2.ApiKey) -> ApiKey:

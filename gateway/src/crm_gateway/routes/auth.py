@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 
 from crm.identity.v1 import identity_pb2
 from crm_gateway.routes.responses import no_store, problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas import (
     LoginRequest,
     LogoutRequest,
@@ -21,12 +22,12 @@ from crm_gateway.schemas import (
 from crm_gateway.schemas.mfa import MfaChallengeResponse
 from crm_gateway.security import limit_account, limit_auth_endpoint
 
-router = APIRouter(
+router = PrefixedRouter(
     prefix="/v1/auth",
     tags=["auth"],
     dependencies=[Depends(limit_auth_endpoint), Depends(no_store)],
 )
-jwks_router = APIRouter(tags=["auth"])
+jwks_router = PrefixedRouter(tags=["auth"])
 
 
 def _tokens(pair: identity_pb2.TokenPair) -> TokenResponse:

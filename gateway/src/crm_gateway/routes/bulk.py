@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from fastapi import APIRouter, Request, Security
+from fastapi import Request, Security
 from pydantic import Field, ValidationError
 
 from crm.crm_core.v1 import companies_pb2, contacts_pb2, deals_pb2, leads_pb2, records_pb2
 from crm_gateway.problems import GRPC_TO_HTTP, TITLES
 from crm_gateway.routes import companies, contacts, deals, leads
 from crm_gateway.routes.responses import problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas import ApiModel, ContactCreate, ContactUpdate, FieldError
 from crm_gateway.schemas.bulk import BulkItemResult, BulkRequest, BulkResponse, ItemProblem
 from crm_gateway.schemas.companies import CompanyCreate, CompanyUpdate
@@ -26,7 +27,7 @@ from crm_gateway.schemas.leads import LeadCreate, LeadUpdate
 from crm_gateway.security import authenticated
 from crm_kit.context import RequestContext
 
-router = APIRouter(tags=["bulk"])
+router = PrefixedRouter(tags=["bulk"])
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, Security
+from fastapi import Query, Request, Response, Security
 
 from crm.crm_core.v1 import capture_pb2
 from crm_gateway.routes.responses import problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas.capture_forms import (
     CampaignStats,
     CampaignStatsList,
@@ -21,7 +22,7 @@ from crm_gateway.security import authenticated
 from crm_kit.context import RequestContext
 from crm_kit.timestamps import to_datetime
 
-router = APIRouter(prefix="/v1/capture-forms", tags=["capture forms"])
+router = PrefixedRouter(prefix="/v1/capture-forms", tags=["capture forms"])
 
 FormsReader = Annotated[RequestContext, Security(authenticated, scopes=["capture_forms:read"])]
 FormsWriter = Annotated[RequestContext, Security(authenticated, scopes=["capture_forms:write"])]

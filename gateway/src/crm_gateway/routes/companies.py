@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response, Security
+from fastapi import Header, Request, Response, Security
 
 from crm.crm_core.v1 import companies_pb2, records_pb2
 from crm_gateway.routes.merge_pointers import pointing_to_survivor
@@ -19,13 +19,14 @@ from crm_gateway.routes.records import (
     to_struct,
 )
 from crm_gateway.routes.responses import problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas.companies import Company, CompanyCreate, CompanyList, CompanyUpdate
 from crm_gateway.schemas.records import SearchRequest
 from crm_gateway.security import authenticated
 from crm_kit.context import RequestContext
 from crm_kit.timestamps import to_datetime
 
-router = APIRouter(prefix="/v1/companies", tags=["companies"])
+router = PrefixedRouter(prefix="/v1/companies", tags=["companies"])
 
 CompaniesReader = Annotated[RequestContext, Security(authenticated, scopes=["companies:read"])]
 CompaniesWriter = Annotated[RequestContext, Security(authenticated, scopes=["companies:write"])]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response, Security
+from fastapi import Header, Request, Response, Security
 
 from crm.crm_core.v1 import contacts_pb2, records_pb2
 from crm_gateway.routes.merge_pointers import pointing_to_survivor
@@ -18,13 +18,14 @@ from crm_gateway.routes.records import (
     to_struct,
 )
 from crm_gateway.routes.responses import problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas import Contact, ContactCreate, ContactList, ContactUpdate
 from crm_gateway.schemas.records import SearchRequest
 from crm_gateway.security import authenticated
 from crm_kit.context import RequestContext
 from crm_kit.timestamps import to_datetime
 
-router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
+router = PrefixedRouter(prefix="/v1/contacts", tags=["contacts"])
 
 # What an API key needs here (users are not limited by scopes).
 ContactsReader = Annotated[RequestContext, Security(authenticated, scopes=["contacts:read"])]

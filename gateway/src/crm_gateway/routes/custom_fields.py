@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response, Security
+from fastapi import Header, Request, Response, Security
 from google.protobuf import json_format
 
 from crm.crm_core.v1 import custom_fields_pb2
 from crm_gateway.routes.records import etag, parse_if_match, to_value
 from crm_gateway.routes.responses import problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas.custom_fields import (
     CustomField,
     CustomFieldCreate,
@@ -22,7 +23,7 @@ from crm_gateway.security import authenticated
 from crm_kit.context import RequestContext
 from crm_kit.timestamps import to_datetime
 
-router = APIRouter(prefix="/v1/custom-fields", tags=["custom fields"])
+router = PrefixedRouter(prefix="/v1/custom-fields", tags=["custom fields"])
 
 FieldsReader = Annotated[RequestContext, Security(authenticated, scopes=["custom_fields:read"])]
 FieldsWriter = Annotated[RequestContext, Security(authenticated, scopes=["custom_fields:write"])]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response, Security
+from fastapi import Header, Request, Response, Security
 
 from crm.crm_core.v1 import deals_pb2, records_pb2
 from crm_gateway.routes.records import (
@@ -18,6 +18,7 @@ from crm_gateway.routes.records import (
     to_struct,
 )
 from crm_gateway.routes.responses import problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas.deals import (
     Deal,
     DealCreate,
@@ -32,7 +33,7 @@ from crm_gateway.security import authenticated
 from crm_kit.context import RequestContext
 from crm_kit.timestamps import to_datetime
 
-router = APIRouter(prefix="/v1/deals", tags=["deals"])
+router = PrefixedRouter(prefix="/v1/deals", tags=["deals"])
 
 DealsReader = Annotated[RequestContext, Security(authenticated, scopes=["deals:read"])]
 DealsWriter = Annotated[RequestContext, Security(authenticated, scopes=["deals:write"])]

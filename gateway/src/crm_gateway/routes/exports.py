@@ -5,20 +5,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, Security
+from fastapi import Query, Request, Response, Security
 from fastapi.responses import StreamingResponse
 
 from crm.crm_core.v1 import exports_pb2, records_pb2
 from crm_gateway.routes.files import TRANSFER_TIMEOUT_SECONDS, content_disposition
 from crm_gateway.routes.records import query_string_search, search_to_proto
 from crm_gateway.routes.responses import no_store, problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas.exports import Export, ExportCreate, ExportError, ExportList
 from crm_gateway.schemas.records import SearchRequest
 from crm_gateway.security import RateLimits, apply_rate_limits, authenticated, client_ip
 from crm_kit.context import RequestContext
 from crm_kit.timestamps import optional_datetime, to_datetime
 
-router = APIRouter(prefix="/v1/exports", tags=["exports"])
+router = PrefixedRouter(prefix="/v1/exports", tags=["exports"])
 
 # A key with read on any exportable type gets in; crm-core checks the export's own type.
 EXPORT_SCOPES = "contacts:read|companies:read|leads:read|deals:read"

@@ -8,19 +8,20 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Request, Response, Security, UploadFile
+from fastapi import File, Request, Response, Security, UploadFile
 from fastapi.responses import StreamingResponse
 
 from crm.crm_core.v1 import engagements_pb2, files_pb2
 from crm_gateway.body_limits import BodyRule
 from crm_gateway.routes.record_items import RECORD_TYPES
 from crm_gateway.routes.responses import problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas.files import FileList, StoredFile
 from crm_gateway.security import authenticated
 from crm_kit.context import RequestContext
 from crm_kit.timestamps import to_datetime
 
-router = APIRouter(prefix="/v1", tags=["files"])
+router = PrefixedRouter(prefix="/v1", tags=["files"])
 
 FilesReader = Annotated[RequestContext, Security(authenticated, scopes=["files:read"])]
 FilesWriter = Annotated[RequestContext, Security(authenticated, scopes=["files:write"])]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from crm_gateway.routes.router import PrefixedRouter
 from crm_kit.auth.tokens import JwksCache
 
-router = APIRouter(tags=["health"])
+router = PrefixedRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="The process is up")

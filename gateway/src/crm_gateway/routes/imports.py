@@ -7,20 +7,21 @@ import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, Security, UploadFile
+from fastapi import File, Form, Query, Request, Response, Security, UploadFile
 from fastapi.responses import StreamingResponse
 
 from crm.crm_core.v1 import imports_pb2
 from crm_gateway.body_limits import BodyRule
 from crm_gateway.routes.files import CHUNK_BYTES, MULTIPART_OVERHEAD_BYTES, TRANSFER_TIMEOUT_SECONDS
 from crm_gateway.routes.responses import problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas.custom_fields import ObjectType
 from crm_gateway.schemas.imports import ImportJob, ImportList, ImportStart
 from crm_gateway.security import authenticated
 from crm_kit.context import RequestContext
 from crm_kit.timestamps import optional_datetime, to_datetime
 
-router = APIRouter(prefix="/v1/imports", tags=["imports"])
+router = PrefixedRouter(prefix="/v1/imports", tags=["imports"])
 
 # No scope of its own: crm-core checks the job's object type (`<type>:write` to import,
 # `<type>:read` to follow), as for the records themselves.

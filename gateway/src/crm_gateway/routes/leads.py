@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response, Security
+from fastapi import Header, Request, Response, Security
 
 from crm.crm_core.v1 import leads_pb2, records_pb2
 from crm_gateway.routes.records import (
@@ -17,6 +17,7 @@ from crm_gateway.routes.records import (
     to_struct,
 )
 from crm_gateway.routes.responses import problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas.leads import (
     Lead,
     LeadConversion,
@@ -30,7 +31,7 @@ from crm_gateway.security import authenticated
 from crm_kit.context import RequestContext
 from crm_kit.timestamps import to_datetime
 
-router = APIRouter(prefix="/v1/leads", tags=["leads"])
+router = PrefixedRouter(prefix="/v1/leads", tags=["leads"])
 
 LeadsReader = Annotated[RequestContext, Security(authenticated, scopes=["leads:read"])]
 LeadsWriter = Annotated[RequestContext, Security(authenticated, scopes=["leads:write"])]

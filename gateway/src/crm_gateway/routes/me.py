@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 
 from crm.identity.v1 import identity_pb2
 from crm_gateway.routes.responses import problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas import PasswordChange, Session, SessionList
 from crm_gateway.security import Caller, limit_auth_endpoint
 from crm_kit.timestamps import to_datetime
 
-router = APIRouter(prefix="/v1/me", tags=["me"])
+router = PrefixedRouter(prefix="/v1/me", tags=["me"])
 
 
 def to_session(message: identity_pb2.Session) -> Session:

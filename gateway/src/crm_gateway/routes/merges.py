@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request, Response, Security
+from fastapi import Request, Response, Security
 
 from crm.crm_core.v1 import companies_pb2, contacts_pb2, merges_pb2
 from crm_gateway.routes import companies, contacts
 from crm_gateway.routes.responses import problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas import Contact
 from crm_gateway.schemas.companies import Company
 from crm_gateway.schemas.merges import MergeRequest
 from crm_gateway.security import authenticated
 from crm_kit.context import RequestContext
 
-router = APIRouter(tags=["merge"])
+router = PrefixedRouter(tags=["merge"])
 
 MERGE_RULE = (
     "Admins and owners only. In one transaction the merged record's {moved} move to the "

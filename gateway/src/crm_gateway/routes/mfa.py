@@ -3,10 +3,11 @@ organization's requirement."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 
 from crm.identity.v1 import mfa_pb2
 from crm_gateway.routes.responses import no_store, problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas import TokenResponse
 from crm_gateway.schemas.mfa import (
     MfaEnrollmentConfirm,
@@ -22,7 +23,7 @@ from crm_gateway.schemas.mfa import (
 )
 from crm_gateway.security import Caller, limit_auth_endpoint
 
-router = APIRouter(prefix="/v1", tags=["mfa"])
+router = PrefixedRouter(prefix="/v1", tags=["mfa"])
 
 # Secrets and recovery codes must not linger in any cache on the way.
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, Security
+from fastapi import Header, Query, Request, Response, Security
 
 from crm.crm_core.v1 import engagements_pb2 as pb
 from crm_gateway.routes.record_items import RECORD_FILTER, meta_fields, record_param, refs_to_proto
 from crm_gateway.routes.records import etag, parse_if_match
 from crm_gateway.routes.responses import problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas.engagements import Note, NoteCreate, NoteList, NoteUpdate
 from crm_gateway.security import authenticated
 from crm_kit.context import RequestContext
 
-router = APIRouter(prefix="/v1/notes", tags=["notes"])
+router = PrefixedRouter(prefix="/v1/notes", tags=["notes"])
 
 NotesReader = Annotated[RequestContext, Security(authenticated, scopes=["notes:read"])]
 NotesWriter = Annotated[RequestContext, Security(authenticated, scopes=["notes:write"])]

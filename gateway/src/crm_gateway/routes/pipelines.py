@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, Security
+from fastapi import Query, Request, Response, Security
 
 from crm.crm_core.v1 import pipelines_pb2
 from crm_gateway.routes.responses import problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas import Pipeline, PipelineList, Stage
 from crm_gateway.schemas.pipelines import (
     BoardColumn,
@@ -22,7 +23,7 @@ from crm_gateway.schemas.pipelines import (
 from crm_gateway.security import authenticated
 from crm_kit.context import RequestContext
 
-router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"])
+router = PrefixedRouter(prefix="/v1/pipelines", tags=["pipelines"])
 
 # What an API key needs here (users are not limited by scopes).
 PipelinesReader = Annotated[RequestContext, Security(authenticated, scopes=["pipelines:read"])]

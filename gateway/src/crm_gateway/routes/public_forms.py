@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import grpc
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import Path, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
@@ -24,11 +24,12 @@ from crm_gateway.body_limits import BodyRule
 from crm_gateway.problems import Problem, from_rpc_error
 from crm_gateway.ratelimit import RateLimitPolicy
 from crm_gateway.routes.responses import problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas.capture_forms import Attribution, PublicSubmission, SubmissionAccepted
 from crm_gateway.security import RateLimits, apply_rate_limits, client_ip
 from crm_gateway.settings import GatewaySettings
 
-router = APIRouter(tags=["public forms"])
+router = PrefixedRouter(tags=["public forms"])
 
 PublicKey = Annotated[str, Path(max_length=64, description="The form's public key, `pf_...`")]
 JSON = "application/json"

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request, Response, Security
+from fastapi import Request, Response, Security
 
 from crm.crm_core.v1 import engagements_pb2 as pb
 from crm_gateway.routes.responses import problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas.engagements import Tag, TagCreate, TagList, TagUpdate
 from crm_gateway.security import authenticated
 from crm_kit.context import RequestContext
 from crm_kit.timestamps import to_datetime
 
-router = APIRouter(prefix="/v1/tags", tags=["tags"])
+router = PrefixedRouter(prefix="/v1/tags", tags=["tags"])
 
 Reader = Annotated[RequestContext, Security(authenticated, scopes=["tags:read"])]
 Writer = Annotated[RequestContext, Security(authenticated, scopes=["tags:write"])]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, Security
+from fastapi import Header, Query, Request, Response, Security
 
 from crm.crm_core.v1 import engagements_pb2 as pb
 from crm_gateway.routes.record_items import (
@@ -17,6 +17,7 @@ from crm_gateway.routes.record_items import (
 )
 from crm_gateway.routes.records import etag, parse_if_match
 from crm_gateway.routes.responses import problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas.engagements import (
     Reminder,
     Task,
@@ -29,7 +30,7 @@ from crm_gateway.security import authenticated
 from crm_kit.context import RequestContext
 from crm_kit.timestamps import optional_datetime, to_datetime
 
-router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+router = PrefixedRouter(prefix="/v1/tasks", tags=["tasks"])
 
 Reader = Annotated[RequestContext, Security(authenticated, scopes=["tasks:read"])]
 Writer = Annotated[RequestContext, Security(authenticated, scopes=["tasks:write"])]

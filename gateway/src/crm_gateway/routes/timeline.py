@@ -9,19 +9,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, Security
+from fastapi import Query, Request, Response, Security
 from google.protobuf import json_format
 
 from crm.crm_core.v1 import engagements_pb2 as pb
 from crm_gateway.routes.record_items import RECORD_TYPES
 from crm_gateway.routes.responses import problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.routes.tags import to_tag
 from crm_gateway.schemas.engagements import TagList, Timeline, TimelineEntry
 from crm_gateway.security import authenticated
 from crm_kit.context import RequestContext
 from crm_kit.timestamps import to_datetime
 
-router = APIRouter()
+router = PrefixedRouter()
 
 TIMELINE_DESCRIPTION = (
     "Newest first: field changes (with old and new values and who made them), notes, "

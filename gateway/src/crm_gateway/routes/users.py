@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 
 from crm.identity.v1 import users_pb2
 from crm_gateway.routes.responses import problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas.users import (
     Invitation,
     InvitationAcceptance,
@@ -21,7 +22,7 @@ from crm_gateway.schemas.users import (
 from crm_gateway.security import Caller, limit_auth_endpoint
 from crm_kit.timestamps import optional_datetime, to_datetime
 
-router = APIRouter(prefix="/v1", tags=["users"])
+router = PrefixedRouter(prefix="/v1", tags=["users"])
 
 
 def to_user(message: users_pb2.User) -> User:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 
 from crm.crm_core.v1 import visibility_pb2
 from crm_gateway.routes.responses import problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas.settings import VisibilityRule, VisibilitySettings, VisibilityUpdate
 from crm_gateway.security import authenticated
 from crm_kit.context import RequestContext
 
-router = APIRouter(prefix="/v1/settings", tags=["settings"])
+router = PrefixedRouter(prefix="/v1/settings", tags=["settings"])
 
 Caller = Annotated[RequestContext, Depends(authenticated)]
 

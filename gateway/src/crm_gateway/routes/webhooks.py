@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from crm.messaging.v1 import webhooks_pb2 as pb
 from crm_gateway.routes.responses import no_store, problems
+from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas.webhooks import (
     CreatedWebhookEndpoint,
     DeliveryStatus,
@@ -30,7 +31,7 @@ from crm_gateway.schemas.webhooks import (
 from crm_gateway.security import Caller
 from crm_kit.timestamps import optional_datetime, to_datetime
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = PrefixedRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 SIGNING = (
     "Every delivery is a POST of `{id, type, created_at, tenant_id, data}` signed per "

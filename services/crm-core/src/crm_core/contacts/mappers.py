@@ -8,6 +8,7 @@ from crm.crm_core.v1 import contacts_pb2
 from crm_core.contacts.schemas import CONTACT_FIELDS, ContactCreate, ContactUpdate
 from crm_core.models import Contact
 from crm_core.records.mappers import dict_to_struct, id_list, struct_to_dict
+from crm_kit.db.driver_reads import RecordFields
 from crm_kit.timestamps import to_timestamp
 from crm_kit.validation import optional_uuid, resource_id
 
@@ -16,7 +17,7 @@ def parse_id(value: str) -> uuid.UUID:
     return resource_id(value, resource="contact")
 
 
-def to_proto(contact: Contact, company_ids: list[uuid.UUID]) -> contacts_pb2.Contact:
+def to_proto(contact: Contact | RecordFields, company_ids: list[uuid.UUID]) -> contacts_pb2.Contact:
     return contacts_pb2.Contact(
         id=str(contact.id),
         first_name=contact.first_name,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_core.models import Contact, ContactCompany
 from crm_core.permissions.visibility import Audience, driver_values, driver_visible
 from crm_core.records.registry import CONTACTS
-from crm_kit.db.driver_reads import DriverQuery
+from crm_kit.db.driver_reads import DriverQuery, RecordFields
 from crm_kit.errors import InvalidArgument
 
 DUPLICATE_CANDIDATES_MAX = 10
@@ -77,15 +77,15 @@ class ContactRepository:
         tenant_id: uuid.UUID,
         contact_id: uuid.UUID,
         audience: Audience,
-    ) -> tuple[Contact, list[uuid.UUID]] | None:
-        """The contact (detached) and its companies, in one round trip, if visible."""
+    ) -> tuple[RecordFields, list[uuid.UUID]] | None:
+        """The contact's columns (named as Contact's attributes) and its companies, in one
+        round trip, if visible."""
         row = await _READ_CONTACT.fetchrow(
             connection, contact_id=contact_id, tenant_id=tenant_id, **driver_values(audience)
         )
         if row is None:
             return None
-        contact = Contact(**{column.key: row[column.name] for column in _CONTACT_COLUMNS})
-        return contact, list(row["company_ids"] or ())
+        return RecordFields(row), list(row["company_ids"] or ())
 
     async def page(
         self, session: AsyncSession, *, limit: int, after: tuple[datetime, uuid.UUID] | None

@@ -31,6 +31,7 @@ from crm_core.queries.search import Page, SearchParams, search
 from crm_core.records.mappers import dict_to_struct
 from crm_core.records.registry import CONTACTS
 from crm_kit.context import current_context
+from crm_kit.db.driver_reads import RecordFields
 from crm_kit.db.models import new_id, utcnow
 from crm_kit.db.session import session_tenant
 from crm_kit.errors import Conflict, InvalidArgument, NotFound, StaleVersion
@@ -159,7 +160,7 @@ async def read(
     tenant_id: uuid.UUID,
     contact_id: uuid.UUID,
     audience: Audience = EVERYONE,
-) -> tuple[Contact, list[uuid.UUID]]:
+) -> tuple[RecordFields, list[uuid.UUID]]:
     """The contact with its company ids (primary first), as the API shows it, if the
     audience may see it.
 

@@ -10,7 +10,7 @@ import pytest
 from crm_gateway.problems import PROBLEM_MEDIA_TYPE
 
 from .conftest import Account
-from .test_imports import finished
+from .test_imports import finished, upload_contacts
 
 pytestmark = pytest.mark.e2e
 
@@ -88,12 +88,7 @@ class TestExternalIds:
         self, api: httpx.AsyncClient, tenant_a: Account
     ) -> None:
         csv = b"External ID,First Name,Email\ncrm-42,Grace,grace@sync.example\n"
-        uploaded = await api.post(
-            "/v1/imports",
-            data={"object_type": "contacts"},
-            files={"file": ("people.csv", csv, "text/csv")},
-            headers=tenant_a.headers,
-        )
+        uploaded = await upload_contacts(api, tenant_a, csv)
         assert uploaded.status_code == 201, uploaded.text
         job = uploaded.json()
         started = await api.post(

@@ -33,6 +33,16 @@ async def finished(api: httpx.AsyncClient, account: Account, import_id: str) -> 
     raise AssertionError(f"import {import_id} did not finish: {job}")
 
 
+async def upload_contacts(api: httpx.AsyncClient, account: Account, data: bytes) -> httpx.Response:
+    """Uploads a CSV of contacts (`POST /v1/imports`); the answer says what it found."""
+    return await api.post(
+        "/v1/imports",
+        data={"object_type": "contacts"},
+        files={"file": ("people.csv", data, "text/csv")},
+        headers=account.headers,
+    )
+
+
 class TestImports:
     async def test_upload_map_run_report_and_find(
         self, api: httpx.AsyncClient, tenant_a: Account, tenant_b: Account
@@ -40,12 +50,7 @@ class TestImports:
         existing = await create_contact(
             api, tenant_a, first_name="Old", email="grace@import.example"
         )
-        uploaded = await api.post(
-            "/v1/imports",
-            data={"object_type": "contacts"},
-            files={"file": ("people.csv", CSV, "text/csv")},
-            headers=tenant_a.headers,
-        )
+        uploaded = await upload_contacts(api, tenant_a, CSV)
         assert uploaded.status_code == 201, uploaded.text
         job = uploaded.json()
         assert uploaded.headers["location"] == f"/v1/imports/{job['id']}"

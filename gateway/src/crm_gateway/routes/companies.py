@@ -61,6 +61,7 @@ def to_company(message: companies_pb2.Company) -> Company:
         created_by=message.created_by or None,
         updated_by=message.updated_by or None,
         custom_fields=from_struct(message.custom_fields),
+        external_id=message.external_id or None,
     )
 
 

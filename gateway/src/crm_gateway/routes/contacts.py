@@ -47,6 +47,7 @@ def to_contact(message: contacts_pb2.Contact) -> Contact:
         updated_by=message.updated_by or None,
         custom_fields=from_struct(message.custom_fields),
         company_ids=list(message.company_ids),
+        external_id=message.external_id or None,
     )
 
 

@@ -85,6 +85,7 @@ def to_deal(message: deals_pb2.Deal) -> Deal:
         created_by=message.created_by or None,
         updated_by=message.updated_by or None,
         custom_fields=from_struct(message.custom_fields),
+        external_id=message.external_id or None,
     )
 
 

@@ -85,6 +85,7 @@ def to_lead(message: leads_pb2.Lead) -> Lead:
         referrer=message.referrer,
         landing_url=message.landing_url,
         capture_form_id=message.capture_form_id or None,
+        external_id=message.external_id or None,
     )
 
 

@@ -28,6 +28,11 @@ between, in, not_in, contains, starts_with, is_empty, is_not_empty. Sort with
 `sort=<field>[,<field>...]`, `-` in front for descending (`?sort=-custom_fields.score`);
 ties are broken by id. `q` searches the full text. `POST .../search` takes the same as a
 JSON body, with OR between filter groups.
+
+Every record type has `external_id`, its id in another system, as a standard text field:
+`?filter=external_id:eq:SF-0031` finds the record a sync knows by that id (eq is exact
+and served by the unique index), `external_id:in:SF-1,SF-2` several at once, and
+`external_id:is_empty` the records without one.
 """
 
 DUPLICATE_CODES = frozenset({"duplicate_contact", "duplicate_company"})

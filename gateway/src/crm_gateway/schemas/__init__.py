@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from crm_gateway.schemas.external_ids import ExternalId, ExternalIdChange, ExternalIdInput
+
 
 def _text_problem(value: object) -> str | None:
     """Why a (possibly nested) value cannot travel on: NUL bytes, which PostgreSQL text
@@ -133,6 +135,7 @@ class ContactCreate(ApiModel):
         description="Create even when a contact with the same email (any case) or phone "
         "(E.164) exists (else 409 with the candidates)",
     )
+    external_id: ExternalIdInput = ""
 
 
 class ContactUpdate(ApiModel):
@@ -154,6 +157,7 @@ class ContactUpdate(ApiModel):
         description="Save even when another contact has the changed email (any case) or "
         "phone (E.164) (else 409 with the candidates)",
     )
+    external_id: ExternalIdChange = None
 
 
 class Contact(ApiModel):
@@ -170,6 +174,7 @@ class Contact(ApiModel):
     updated_by: str | None
     custom_fields: dict[str, Any] = Field(default_factory=dict)
     company_ids: list[str] = Field(default_factory=list, description="The primary first")
+    external_id: ExternalId = None
 
 
 class ContactList(ApiModel):

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from crm_gateway.schemas import ApiModel
+from crm_gateway.schemas.external_ids import ExternalId, ExternalIdChange, ExternalIdInput
 from crm_gateway.schemas.records import CUSTOM_FIELDS_DESCRIPTION
 
 
@@ -29,6 +30,7 @@ class CompanyCreate(ApiModel):
         description="Create even when a company with the same domain exists (else 409 "
         "with the candidates)",
     )
+    external_id: ExternalIdInput = ""
 
 
 class CompanyUpdate(ApiModel):
@@ -46,6 +48,7 @@ class CompanyUpdate(ApiModel):
         description="Save even when another company has the changed domain (else 409 "
         "with the candidates)",
     )
+    external_id: ExternalIdChange = None
 
 
 class Company(ApiModel):
@@ -60,6 +63,7 @@ class Company(ApiModel):
     created_by: str | None
     updated_by: str | None
     custom_fields: dict[str, Any]
+    external_id: ExternalId = None
 
 
 class CompanyList(ApiModel):

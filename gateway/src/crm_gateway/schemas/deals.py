@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from crm_gateway.schemas import ApiModel
+from crm_gateway.schemas.external_ids import ExternalId, ExternalIdChange, ExternalIdInput
 from crm_gateway.schemas.records import CUSTOM_FIELDS_DESCRIPTION
 
 AMOUNT_MAX = 2**63 - 1
@@ -33,6 +34,7 @@ class DealCreate(ApiModel):
     custom_fields: dict[str, Any] = Field(
         default_factory=dict, description=CUSTOM_FIELDS_DESCRIPTION
     )
+    external_id: ExternalIdInput = ""
 
 
 class DealUpdate(ApiModel):
@@ -54,6 +56,7 @@ class DealUpdate(ApiModel):
     custom_fields: dict[str, Any] | None = Field(
         default=None, description=CUSTOM_FIELDS_DESCRIPTION
     )
+    external_id: ExternalIdChange = None
 
 
 class DealMove(ApiModel):
@@ -80,6 +83,7 @@ class Deal(ApiModel):
     created_by: str | None
     updated_by: str | None
     custom_fields: dict[str, Any]
+    external_id: ExternalId = None
 
 
 class DealList(ApiModel):

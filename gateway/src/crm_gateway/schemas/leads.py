@@ -9,6 +9,7 @@ from pydantic import Field
 
 from crm_gateway.schemas import ApiModel
 from crm_gateway.schemas.deals import AMOUNT_DESCRIPTION, AMOUNT_MAX
+from crm_gateway.schemas.external_ids import ExternalId, ExternalIdChange, ExternalIdInput
 from crm_gateway.schemas.records import CUSTOM_FIELDS_DESCRIPTION
 
 LeadSource = Literal["web_form", "import", "referral", "manual", "api", "event", "other"]
@@ -34,6 +35,7 @@ class LeadCreate(ApiModel):
     custom_fields: dict[str, Any] = Field(
         default_factory=dict, description=CUSTOM_FIELDS_DESCRIPTION
     )
+    external_id: ExternalIdInput = ""
 
 
 class LeadUpdate(ApiModel):
@@ -51,6 +53,7 @@ class LeadUpdate(ApiModel):
     custom_fields: dict[str, Any] | None = Field(
         default=None, description=CUSTOM_FIELDS_DESCRIPTION
     )
+    external_id: ExternalIdChange = None
 
 
 class Lead(ApiModel):
@@ -84,6 +87,7 @@ class Lead(ApiModel):
     capture_form_id: str | None = Field(
         default=None, description="The capture form of the first touch"
     )
+    external_id: ExternalId = None
 
 
 class LeadList(ApiModel):

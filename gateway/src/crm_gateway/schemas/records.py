@@ -25,9 +25,9 @@ OPERATORS = Literal[
 ]
 
 FIELD_DESCRIPTION = (
-    "A standard field (`email`), a custom field (`custom_fields.<key>`) or a field of a "
-    "linked record (`companies.industry`, `companies.custom_fields.<key>` on contacts; "
-    "`contacts.email` on companies)"
+    "A standard field (`email`, `external_id`), a custom field (`custom_fields.<key>`) or a "
+    "field of a linked record (`companies.industry`, `companies.custom_fields.<key>` on "
+    "contacts; `contacts.email` on companies)"
 )
 CUSTOM_FIELDS_DESCRIPTION = (
     "Values of the tenant's custom fields by key (see `/v1/custom-fields/{object_type}`). "

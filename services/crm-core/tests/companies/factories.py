@@ -21,11 +21,16 @@ async def create_company(
     domain: str = "",
     industry: str = "",
     custom_fields: dict[str, Any] | None = None,
+    external_id: str = "",
 ) -> Company:
     async with unit_of_work(factory, tenant_id=tenant) as session:
         return await companies.create(
             session,
             data=CompanyCreate(
-                name=name, domain=domain, industry=industry, custom_fields=custom_fields or {}
+                name=name,
+                domain=domain,
+                industry=industry,
+                custom_fields=custom_fields or {},
+                external_id=external_id,
             ),
         )

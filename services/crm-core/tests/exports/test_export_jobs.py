@@ -151,6 +151,7 @@ class TestRowsAndColumns:
             "last_name",
             "email",
             "phone",
+            "external_id",
             "id",
             "owner_id",
             "created_by",

@@ -10,11 +10,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from crm.events.v1 import crm_core_pb2 as events
+from crm.events.v1 import envelope_pb2
+from crm_core.contacts import service as contacts
+from crm_core.contacts.schemas import ContactUpdate
 from crm_core.files.storage import LocalDiskStore
 from crm_core.imports.worker import ImportWorker
 from crm_core.models import Contact, OutboxRecord, RecordChange
+from crm_core.queries.filters import Filter
+from crm_core.queries.search import SearchParams
 from crm_kit.db.session import unit_of_work
-from crm_kit.errors import InvalidArgument
+from crm_kit.errors import Conflict, InvalidArgument
 
 from ..contacts.factories import create_contact
 from ..custom_fields.factories import define_field
@@ -200,6 +206,33 @@ class TestModes:
             "crm-2": ("Robert", "bob@example.com"),
             "crm-3": ("Cy", ""),
         }
+
+    async def test_the_api_filters_and_guards_what_an_import_wrote(
+        self, factory: Factory, store: LocalDiskStore, tenant: uuid.UUID
+    ) -> None:
+        data = b"External ID,First Name,Email\n  crm-7 ,Ada,ada@example.com\n"
+        job = await imported(factory, store, tenant=tenant, data=data)
+        assert (job.created_count, job.failed_count) == (1, 0)
+        by_id = SearchParams(filter_groups=[[Filter("external_id", "eq", "crm-7", has_value=True)]])
+        async with unit_of_work(factory, tenant_id=tenant) as session:
+            page = await contacts.search_page(session, params=by_id)
+            [raw] = await session.scalars(
+                select(OutboxRecord.envelope).where(
+                    OutboxRecord.tenant_id == tenant,
+                    OutboxRecord.event_type == "crm_core.contact.created",
+                )
+            )
+        [found] = page.rows
+        assert (found.first_name, found.external_id) == ("Ada", "crm-7")
+        created = events.ContactCreated()
+        envelope_pb2.Envelope.FromString(raw).payload.Unpack(created)
+        assert created.contact.external_id == "crm-7"
+
+        other = await create_contact(factory, tenant=tenant, email="bob@example.com")
+        taking = ContactUpdate(changes={"external_id": "crm-7"})
+        with pytest.raises(Conflict, match="external_id"):
+            async with unit_of_work(factory, tenant_id=tenant) as session:
+                await contacts.update(session, contact_id=other.id, data=taking)
 
     async def test_upsert_by_unique_custom_field_with_typed_values(
         self, factory: Factory, store: LocalDiskStore, tenant: uuid.UUID

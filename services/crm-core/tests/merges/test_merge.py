@@ -221,6 +221,50 @@ class TestMergeCompanies:
         assert converted == survivor.id
 
 
+class TestExternalIds:
+    async def test_the_survivor_keeps_its_own_and_the_merged_one_is_freed(
+        self, factory: async_sessionmaker[AsyncSession], tenant: uuid.UUID
+    ) -> None:
+        survivor = await create_contact(factory, tenant=tenant, external_id="SF-1")
+        merged = await create_contact(
+            factory, tenant=tenant, email="ada2@example.com", external_id="HS-9"
+        )
+
+        result = await _merge(factory, tenant, "contacts", survivor.id, merged.id)
+
+        assert "external_id" not in result.filled_fields
+        assert result.survivor.external_id == "SF-1"
+        # Nothing holds the merged record's id any more: a new record may take it.
+        again = await create_contact(
+            factory, tenant=tenant, email="ada3@example.com", external_id="HS-9"
+        )
+        assert again.external_id == "HS-9"
+
+    @pytest.mark.parametrize("object_type", ["contacts", "companies"])
+    async def test_a_survivor_without_one_takes_the_merged_ones(
+        self, factory: async_sessionmaker[AsyncSession], tenant: uuid.UUID, object_type: str
+    ) -> None:
+        if object_type == "contacts":
+            survivor_id = (await create_contact(factory, tenant=tenant)).id
+            merged_id = (
+                await create_contact(
+                    factory, tenant=tenant, email="ada2@example.com", external_id="HS-9"
+                )
+            ).id
+        else:
+            survivor_id = (await create_company(factory, tenant=tenant)).id
+            merged_id = (await create_company(factory, tenant=tenant, external_id="HS-9")).id
+
+        result = await _merge(factory, tenant, object_type, survivor_id, merged_id)
+
+        assert "external_id" in result.filled_fields
+        assert result.survivor.external_id == "HS-9"
+        async with unit_of_work(factory, tenant_id=tenant) as session:
+            fresh = await session.get(type(result.survivor), survivor_id)
+        assert fresh is not None
+        assert fresh.external_id == "HS-9"
+
+
 class TestRefusals:
     async def test_into_itself_across_types_and_twice(
         self, factory: async_sessionmaker[AsyncSession], tenant: uuid.UUID

@@ -154,6 +154,16 @@ class TestIndexesUnderRowLevelSecurity:
         nodes = await search_plan(factory, tenant_with_contacts, params)
         assert "ix_contacts_custom_fields" in index_names(nodes)
 
+    async def test_external_id_eq_probes_its_unique_index(
+        self, factory: Factory, tenant_with_contacts: uuid.UUID
+    ) -> None:
+        params = SearchParams(
+            filter_groups=[[Filter("external_id", "eq", "SF-0031", has_value=True)]]
+        )
+        nodes = await search_plan(factory, tenant_with_contacts, params)
+        assert "uq_contacts_tenant_id_external_id" in index_names(nodes), outline(nodes)
+        assert not [n for n in nodes if n["Node Type"] == "Seq Scan"]
+
     async def test_cursor_bounds_the_created_at_index_scan(
         self, factory: Factory, tenant_with_contacts: uuid.UUID
     ) -> None:

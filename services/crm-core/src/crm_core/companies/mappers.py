@@ -29,6 +29,7 @@ def to_proto(company: Company) -> companies_pb2.Company:
         created_by=str(company.created_by) if company.created_by else "",
         updated_by=str(company.updated_by) if company.updated_by else "",
         custom_fields=dict_to_struct(company.custom_fields),
+        external_id=company.external_id or "",
     )
 
 
@@ -40,6 +41,7 @@ def create_from_proto(request: companies_pb2.CreateCompanyRequest) -> CompanyCre
         owner_id=optional_uuid(request.owner_id, field="owner_id"),
         custom_fields=struct_to_dict(request.custom_fields),
         allow_duplicate=request.allow_duplicate,
+        external_id=request.external_id,
     )
 
 

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from crm_core.records.external_ids import external_id_value
 from crm_kit.errors import InvalidArgument
 from crm_kit.validation import clean_text
 
 NAME_MAX = 200
 INDUSTRY_MAX = 100
 DOMAIN_MAX = 253
-COMPANY_FIELDS = ("name", "domain", "industry", "owner_id")
+COMPANY_FIELDS = ("name", "domain", "industry", "owner_id", "external_id")
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
@@ -48,6 +49,8 @@ class CompanyCreate:
     owner_id: uuid.UUID | None = None
     custom_fields: dict[str, Any] = field(default_factory=dict)
     allow_duplicate: bool = False
+    # The company's id in another system; empty for none.
+    external_id: str = ""
 
     def cleaned(self) -> CompanyCreate:
         return CompanyCreate(
@@ -57,6 +60,7 @@ class CompanyCreate:
             owner_id=self.owner_id,
             custom_fields=self.custom_fields,
             allow_duplicate=self.allow_duplicate,
+            external_id=external_id_value(self.external_id) or "",
         )
 
 
@@ -76,6 +80,7 @@ class CompanyUpdate:
             "domain": lambda v: normalize_domain(str(v)),
             "industry": lambda v: clean_industry(str(v)),
             "owner_id": lambda v: v,
+            "external_id": lambda v: external_id_value(str(v)),
         }
         unknown = set(self.changes) - set(cleaners)
         if unknown:

@@ -24,6 +24,7 @@ from crm_core.events import outbox
 from crm_core.merges.pointers import refuse_merged
 from crm_core.models import Company
 from crm_core.queries.search import Page, SearchParams, search
+from crm_core.records.external_ids import flush_claiming_external_id
 from crm_core.records.mappers import dict_to_struct
 from crm_core.records.registry import COMPANIES
 from crm_kit.context import current_context
@@ -44,6 +45,7 @@ def _snapshot(company: Company) -> events.CompanySnapshot:
         version=company.version,
         updated_at=to_timestamp(company.updated_at),
         custom_fields=dict_to_struct(company.custom_fields),
+        external_id=company.external_id or "",
     )
 
 
@@ -80,9 +82,10 @@ async def create(session: AsyncSession, *, data: CompanyCreate) -> Company:
         created_by=actor,
         updated_by=actor,
         custom_fields=custom,
+        external_id=clean.external_id or None,
     )
     session.add(company)
-    await session.flush()
+    await flush_claiming_external_id(session, label="company")
     outbox.add(
         session,
         event_type="crm_core.company.created",
@@ -142,7 +145,7 @@ async def update(session: AsyncSession, *, company_id: uuid.UUID, data: CompanyU
     company.updated_by = current_context().user_id
     company.updated_at = utcnow()
     try:
-        await session.flush()
+        await flush_claiming_external_id(session, label="company")
     except StaleDataError as exc:
         raise StaleVersion("the company changed concurrently", code="version_mismatch") from exc
     outbox.add(

@@ -32,6 +32,7 @@ def to_proto(contact: Contact | RecordFields, company_ids: list[uuid.UUID]) -> c
         updated_by=str(contact.updated_by) if contact.updated_by else "",
         custom_fields=dict_to_struct(contact.custom_fields),
         company_ids=[str(c) for c in company_ids],
+        external_id=contact.external_id or "",
     )
 
 
@@ -45,6 +46,7 @@ def create_from_proto(request: contacts_pb2.CreateContactRequest) -> ContactCrea
         custom_fields=struct_to_dict(request.custom_fields),
         company_ids=id_list(list(request.company_ids), field="company_ids"),
         allow_duplicate=request.allow_duplicate,
+        external_id=request.external_id,
     )
 
 

@@ -9,12 +9,13 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from crm_core.records.external_ids import external_id_value
 from crm_kit.errors import InvalidArgument
 from crm_kit.validation import clean_text
 
 NAME_MAX = 200
 PHONE_MAX = 50
-CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "owner_id")
+CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "owner_id", "external_id")
 
 
 def clean_name(value: str, field_name: str) -> str:
@@ -49,6 +50,8 @@ class ContactCreate:
     # The first is the primary company.
     company_ids: list[uuid.UUID] = field(default_factory=list)
     allow_duplicate: bool = False
+    # The contact's id in another system; empty for none.
+    external_id: str = ""
 
     def cleaned(self) -> ContactCreate:
         created = ContactCreate(
@@ -60,6 +63,7 @@ class ContactCreate:
             custom_fields=self.custom_fields,
             company_ids=self.company_ids,
             allow_duplicate=self.allow_duplicate,
+            external_id=external_id_value(self.external_id) or "",
         )
         if not (created.first_name or created.last_name or created.email):
             raise InvalidArgument(
@@ -89,6 +93,7 @@ class ContactUpdate:
             "email": lambda v: clean_email(str(v)),
             "phone": lambda v: clean_phone(str(v)),
             "owner_id": lambda v: v,
+            "external_id": lambda v: external_id_value(str(v)),
         }
         unknown = set(self.changes) - set(cleaners)
         if unknown:

@@ -28,6 +28,7 @@ from crm_core.merges.pointers import refuse_merged, refuse_merged_on_driver
 from crm_core.models import Contact
 from crm_core.permissions.visibility import EVERYONE, Audience
 from crm_core.queries.search import Page, SearchParams, search
+from crm_core.records.external_ids import flush_claiming_external_id
 from crm_core.records.mappers import dict_to_struct
 from crm_core.records.registry import CONTACTS
 from crm_kit.context import current_context
@@ -68,6 +69,7 @@ async def _snapshot(session: AsyncSession, contact: Contact) -> events.ContactSn
         updated_at=to_timestamp(contact.updated_at),
         custom_fields=dict_to_struct(contact.custom_fields),
         company_ids=[str(c) for c in companies],
+        external_id=contact.external_id or "",
     )
 
 
@@ -132,9 +134,10 @@ async def create(session: AsyncSession, *, data: ContactCreate) -> Contact:
         created_by=actor,
         updated_by=actor,
         custom_fields=custom,
+        external_id=clean.external_id or None,
     )
     session.add(contact)
-    await session.flush()
+    await flush_claiming_external_id(session, label="contact")
     if clean.company_ids:
         await set_contact_companies(session, contact_id=contact.id, company_ids=clean.company_ids)
     outbox.add(
@@ -246,7 +249,7 @@ async def update(session: AsyncSession, *, contact_id: uuid.UUID, data: ContactU
     contact.updated_by = current_context().user_id
     contact.updated_at = utcnow()
     try:
-        await session.flush()
+        await flush_claiming_external_id(session, label="contact")
     except StaleDataError as exc:
         raise StaleVersion("the contact changed concurrently", code="version_mismatch") from exc
     outbox.add(

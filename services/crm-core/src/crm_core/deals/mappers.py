@@ -43,6 +43,7 @@ def to_proto(deal: Deal, contact_ids: list[uuid.UUID]) -> deals_pb2.Deal:
         created_by=_text(deal.created_by),
         updated_by=_text(deal.updated_by),
         custom_fields=dict_to_struct(deal.custom_fields),
+        external_id=deal.external_id or "",
     )
 
 
@@ -71,6 +72,7 @@ def create_from_proto(request: deals_pb2.CreateDealRequest) -> DealCreate:
         company_id=optional_uuid(request.company_id, field="company_id"),
         contact_ids=id_list(list(request.contact_ids), field="contact_ids"),
         custom_fields=struct_to_dict(request.custom_fields),
+        external_id=request.external_id,
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from crm_core.custom_fields.currencies import ISO_4217_CODES
 from crm_core.models.deal import DEAL_STATUSES
 from crm_core.pipelines.schemas import clean_probability
+from crm_core.records.external_ids import external_id_value
 from crm_kit.errors import InvalidArgument
 from crm_kit.validation import clean_text
 
@@ -25,6 +26,7 @@ DEAL_FIELDS = (
     "probability",
     "status",
     "company_id",
+    "external_id",
 )
 
 
@@ -83,6 +85,8 @@ class DealCreate:
     company_id: uuid.UUID | None = None
     contact_ids: list[uuid.UUID] = field(default_factory=list)
     custom_fields: dict[str, Any] = field(default_factory=dict)
+    # The deal's id in another system; empty for none.
+    external_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,7 @@ class CleanDeal:
     amount_minor: int
     expected_close_date: date | None
     probability: int | None
+    external_id: str | None
 
 
 def cleaned_create(data: DealCreate) -> CleanDeal:
@@ -101,6 +106,7 @@ def cleaned_create(data: DealCreate) -> CleanDeal:
         amount_minor=clean_amount(data.amount_minor),
         expected_close_date=clean_close_date(data.expected_close_date),
         probability=None if data.probability is None else clean_probability(data.probability),
+        external_id=external_id_value(data.external_id),
     )
 
 
@@ -125,6 +131,7 @@ class DealUpdate:
             "probability": clean_probability,
             "status": lambda v: clean_status(str(v)),
             "company_id": lambda v: v,
+            "external_id": lambda v: external_id_value(str(v)),
         }
         unknown = set(self.changes) - set(cleaners)
         if unknown:

@@ -29,6 +29,7 @@ from crm_core.deals.stage_moves import StageMove, enter_stage, first_entry
 from crm_core.events import outbox
 from crm_core.models import Deal, DealStageHistory
 from crm_core.queries.search import Page, SearchParams, search
+from crm_core.records.external_ids import flush_claiming_external_id
 from crm_core.records.mappers import dict_to_struct
 from crm_core.records.registry import DEALS
 from crm_kit.context import current_context
@@ -67,6 +68,7 @@ async def _snapshot(session: AsyncSession, deal: Deal) -> events.DealSnapshot:
         version=deal.version,
         updated_at=to_timestamp(deal.updated_at),
         custom_fields=dict_to_struct(deal.custom_fields),
+        external_id=deal.external_id or "",
     )
 
 
@@ -98,9 +100,10 @@ async def create(session: AsyncSession, *, data: DealCreate) -> Deal:
         created_by=actor,
         updated_by=actor,
         custom_fields=custom,
+        external_id=clean.external_id,
     )
     session.add(deal)
-    await session.flush()
+    await flush_claiming_external_id(session, label="deal")
     session.add(first_entry(deal))
     await deal_repository.replace_contacts(session, deal_id=deal.id, contact_ids=contacts)
     outbox.add(
@@ -173,7 +176,7 @@ async def update(session: AsyncSession, *, deal_id: uuid.UUID, data: DealUpdate)
     deal.updated_by = current_context().user_id
     deal.updated_at = utcnow()
     try:
-        await session.flush()
+        await flush_claiming_external_id(session, label="deal")
     except StaleDataError as exc:
         raise StaleVersion("the deal changed concurrently", code="version_mismatch") from exc
     snapshot = await _snapshot(session, deal)

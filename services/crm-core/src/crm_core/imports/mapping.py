@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_core.custom_fields.field_types import FieldType, value_cleaner
-from crm_core.imports.targets import EXTERNAL_ID, ImportTarget
+from crm_core.imports.targets import ImportTarget
 from crm_core.models import CustomFieldDefinition
+from crm_core.records.external_ids import EXTERNAL_ID
 from crm_kit.errors import InvalidArgument
 
 CUSTOM_PREFIX = "custom_fields."

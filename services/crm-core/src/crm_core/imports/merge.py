@@ -20,7 +20,8 @@ from typing import Any
 import asyncpg
 
 from crm_core.imports.mapping import CUSTOM_PREFIX, JobMapping
-from crm_core.imports.targets import EXTERNAL_ID, ImportTarget
+from crm_core.imports.targets import ImportTarget
+from crm_core.records.external_ids import EXTERNAL_ID
 
 STAGE = "import_stage"
 # jsonb_build_object takes at most 100 arguments: changes are built in groups.

@@ -16,7 +16,8 @@ from typing import Any
 
 from crm_core.imports.csv_format import CsvRow
 from crm_core.imports.mapping import CUSTOM_PREFIX, JobMapping, custom_json
-from crm_core.imports.targets import EXTERNAL_ID, ImportTarget
+from crm_core.imports.targets import ImportTarget
+from crm_core.records.external_ids import EXTERNAL_ID
 from crm_kit.errors import ServiceError
 
 WHOLE_ROW = ""  # the column named by a problem with the whole row

@@ -14,18 +14,12 @@ from crm_core.custom_fields.field_types import normalize_phone
 from crm_core.deals.schemas import clean_close_date, clean_currency
 from crm_core.deals.schemas import clean_name as clean_deal_name
 from crm_core.leads.schemas import clean_company_name, clean_source, clean_status
+from crm_core.records.external_ids import EXTERNAL_ID, clean_external_id
 from crm_kit.errors import InvalidArgument
-from crm_kit.validation import clean_text
 
-EXTERNAL_ID = "external_id"
-EXTERNAL_ID_MAX = 200
 AMOUNT_MAX = 2**63 - 1
 
 Cleaner = Callable[[str], str]
-
-
-def clean_external_id(value: str) -> str:
-    return clean_text(value, field=EXTERNAL_ID, max_length=EXTERNAL_ID_MAX)
 
 
 def clean_amount_text(value: str) -> str:

@@ -50,6 +50,7 @@ def to_proto(lead: Lead) -> leads_pb2.Lead:
         referrer=lead.referrer,
         landing_url=lead.landing_url,
         capture_form_id=_text(lead.capture_form_id),
+        external_id=lead.external_id or "",
     )
     if lead.converted_at is not None:
         message.converted_at.CopyFrom(to_timestamp(lead.converted_at))
@@ -68,6 +69,7 @@ def create_from_proto(request: leads_pb2.CreateLeadRequest) -> LeadCreate:
         status=request.status,
         owner_id=optional_uuid(request.owner_id, field="owner_id"),
         custom_fields=struct_to_dict(request.custom_fields),
+        external_id=request.external_id,
     )
 
 

@@ -11,6 +11,7 @@ from crm_core.companies.schemas import normalize_domain
 from crm_core.contacts.schemas import clean_email, clean_name, clean_phone
 from crm_core.deals.schemas import DealCreate
 from crm_core.models.lead import LEAD_SOURCES, LEAD_STATUSES
+from crm_core.records.external_ids import external_id_value
 from crm_kit.errors import InvalidArgument
 from crm_kit.validation import clean_text
 
@@ -25,6 +26,7 @@ LEAD_FIELDS = (
     "source",
     "status",
     "owner_id",
+    "external_id",
 )
 # Conversion sets this status; a write cannot.
 CONVERTED = "converted"
@@ -65,6 +67,7 @@ CLEANERS: dict[str, Callable[[Any], object]] = {
     "source": lambda v: clean_source(str(v)),
     "status": lambda v: clean_status(str(v)),
     "owner_id": lambda v: v,
+    "external_id": lambda v: external_id_value(str(v)),
 }
 
 
@@ -80,6 +83,8 @@ class LeadCreate:
     status: str = ""
     owner_id: uuid.UUID | None = None
     custom_fields: dict[str, Any] = field(default_factory=dict)
+    # The lead's id in another system; empty for none.
+    external_id: str = ""
 
     def cleaned(self) -> dict[str, Any]:
         values = {name: CLEANERS[name](getattr(self, name)) for name in LEAD_FIELDS}

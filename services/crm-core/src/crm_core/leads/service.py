@@ -23,6 +23,7 @@ from crm_core.events import outbox
 from crm_core.leads.schemas import CONVERTED, LeadCreate, LeadUpdate
 from crm_core.models import Lead
 from crm_core.queries.search import Page, SearchParams, search
+from crm_core.records.external_ids import flush_claiming_external_id
 from crm_core.records.mappers import dict_to_struct
 from crm_core.records.registry import LEADS
 from crm_kit.context import current_context
@@ -48,6 +49,7 @@ def snapshot(lead: Lead) -> events.LeadSnapshot:
         version=lead.version,
         updated_at=to_timestamp(lead.updated_at),
         custom_fields=dict_to_struct(lead.custom_fields),
+        external_id=lead.external_id or "",
     )
 
 
@@ -68,7 +70,7 @@ async def create(session: AsyncSession, *, data: LeadCreate) -> Lead:
         custom_fields=custom,
     )
     session.add(lead)
-    await session.flush()
+    await flush_claiming_external_id(session, label="lead")
     outbox.add(
         session,
         event_type="crm_core.lead.created",
@@ -122,7 +124,7 @@ async def update(session: AsyncSession, *, lead_id: uuid.UUID, data: LeadUpdate)
     lead.updated_by = current_context().user_id
     lead.updated_at = utcnow()
     try:
-        await session.flush()
+        await flush_claiming_external_id(session, label="lead")
     except StaleDataError as exc:
         raise StaleVersion("the lead changed concurrently", code="version_mismatch") from exc
     outbox.add(

@@ -1,8 +1,9 @@
 """Merge a duplicate contact or company into a survivor, in one transaction.
 
 Everything of the merged record moves (merges.relations), the survivor's empty fields
-take the merged record's values (standard and custom), the merged record is deleted
-and leaves a pointer (`record_merges`), and `crm_core.<type>.merged` is published.
+take the merged record's values (standard and custom; an external_id too: the survivor
+keeps its own, or takes the merged one's), the merged record is deleted and leaves a
+pointer (`record_merges`), and `crm_core.<type>.merged` is published.
 Afterwards the merged id answers NotFound with code `merged` (`pointer` says where).
 """
 
@@ -59,14 +60,14 @@ KINDS = {
     "contacts": MergeKind(
         CONTACTS,
         "contact",
-        ("first_name", "last_name", "email", "phone", "owner_id"),
+        ("first_name", "last_name", "email", "phone", "owner_id", "external_id"),
         relations.move_contact,
         _contact_event,
     ),
     "companies": MergeKind(
         COMPANIES,
         "company",
-        ("name", "domain", "industry", "owner_id"),
+        ("name", "domain", "industry", "owner_id", "external_id"),
         relations.move_company,
         _company_event,
     ),
@@ -162,9 +163,11 @@ async def merge(
     survivor, merged = await _locked_pair(session, kind, survivor_id, merged_id)
     await kind.move(session, merged.id, survivor.id)
     await session.refresh(survivor)  # the moves may have rewritten its relation values
-    filled = _fill(kind, survivor, merged)
+    # The merged record goes first: a survivor without an external_id takes the merged
+    # one's, which the unique index allows only once the merged row no longer holds it.
     await session.delete(merged)
     await session.flush()
+    filled = _fill(kind, survivor, merged)
     actor = current_context().user_id
     if filled:
         survivor.updated_by, survivor.updated_at = actor, utcnow()

@@ -74,6 +74,9 @@ def _fields(*items: StandardField) -> dict[str, StandardField]:
 
 def _common_fields(model: Any) -> tuple[StandardField, ...]:
     return (
+        # The id in another system: `external_id eq X` is one probe of the partial
+        # unique index (tenant_id, external_id); NULL when none, so is_empty holds.
+        StandardField("external_id", ValueKind.TEXT, model.external_id),
         StandardField("id", ValueKind.UUID, model.id),
         StandardField("owner_id", ValueKind.UUID, model.owner_id),
         StandardField("created_by", ValueKind.UUID, model.created_by),

@@ -27,7 +27,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63rm/crm_core/v1/companies.proto\x12\x0f\x63rm.crm_core.v1\x1a\x1d\x63rm/crm_core/v1/records.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x02\n\x07\x43ompany\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06\x64omain\x18\x03 \x01(\t\x12\x10\n\x08industry\x18\x04 \x01(\t\x12\x10\n\x08owner_id\x18\x05 \x01(\t\x12\x0f\n\x07version\x18\x06 \x01(\x03\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\t \x01(\t\x12\x12\n\nupdated_by\x18\n \x01(\t\x12.\n\rcustom_fields\x18\x0b \x01(\x0b\x32\x17.google.protobuf.Struct\"\xa1\x01\n\x14\x43reateCompanyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12\x10\n\x08industry\x18\x03 \x01(\t\x12\x10\n\x08owner_id\x18\x04 \x01(\t\x12.\n\rcustom_fields\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0f\x61llow_duplicate\x18\x06 \x01(\x08\"\x1f\n\x11GetCompanyRequest\x12\n\n\x02id\x18\x01 \x01(\t\"[\n\x17SearchCompaniesResponse\x12+\n\tcompanies\x18\x01 \x03(\x0b\x32\x18.crm.crm_core.v1.Company\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\"\xa3\x02\n\x14UpdateCompanyRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x13\n\x06\x64omain\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x15\n\x08industry\x18\x04 \x01(\tH\x02\x88\x01\x01\x12\x15\n\x08owner_id\x18\x05 \x01(\tH\x03\x88\x01\x01\x12.\n\rcustom_fields\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x1d\n\x10\x65xpected_version\x18\x07 \x01(\x03H\x04\x88\x01\x01\x12\x17\n\x0f\x61llow_duplicate\x18\x08 \x01(\x08\x42\x07\n\x05_nameB\t\n\x07_domainB\x0b\n\t_industryB\x0b\n\t_owner_idB\x13\n\x11_expected_version\"\"\n\x14\x44\x65leteCompanyRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x17\n\x15\x44\x65leteCompanyResponse\"\x9a\x01\n\x14\x42ulkCompaniesRequest\x12\x36\n\x07\x63reates\x18\x01 \x03(\x0b\x32%.crm.crm_core.v1.CreateCompanyRequest\x12\x36\n\x07updates\x18\x02 \x03(\x0b\x32%.crm.crm_core.v1.UpdateCompanyRequest\x12\x12\n\ndelete_ids\x18\x03 \x03(\t2\xfb\x04\n\x0e\x43ompanyService\x12P\n\rCreateCompany\x12%.crm.crm_core.v1.CreateCompanyRequest\x1a\x18.crm.crm_core.v1.Company\x12J\n\nGetCompany\x12\".crm.crm_core.v1.GetCompanyRequest\x1a\x18.crm.crm_core.v1.Company\x12[\n\x0fSearchCompanies\x12\x1e.crm.crm_core.v1.SearchRequest\x1a(.crm.crm_core.v1.SearchCompaniesResponse\x12P\n\rUpdateCompany\x12%.crm.crm_core.v1.UpdateCompanyRequest\x1a\x18.crm.crm_core.v1.Company\x12^\n\rDeleteCompany\x12%.crm.crm_core.v1.DeleteCompanyRequest\x1a&.crm.crm_core.v1.DeleteCompanyResponse\x12\x65\n\x16\x46indDuplicateCompanies\x12%.crm.crm_core.v1.CreateCompanyRequest\x1a$.crm.crm_core.v1.DuplicateCandidates\x12U\n\rBulkCompanies\x12%.crm.crm_core.v1.BulkCompaniesRequest\x1a\x1d.crm.crm_core.v1.BulkResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63rm/crm_core/v1/companies.proto\x12\x0f\x63rm.crm_core.v1\x1a\x1d\x63rm/crm_core/v1/records.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x02\n\x07\x43ompany\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06\x64omain\x18\x03 \x01(\t\x12\x10\n\x08industry\x18\x04 \x01(\t\x12\x10\n\x08owner_id\x18\x05 \x01(\t\x12\x0f\n\x07version\x18\x06 \x01(\x03\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\t \x01(\t\x12\x12\n\nupdated_by\x18\n \x01(\t\x12.\n\rcustom_fields\x18\x0b \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0b\x65xternal_id\x18\x0c \x01(\t\"\xb6\x01\n\x14\x43reateCompanyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12\x10\n\x08industry\x18\x03 \x01(\t\x12\x10\n\x08owner_id\x18\x04 \x01(\t\x12.\n\rcustom_fields\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0f\x61llow_duplicate\x18\x06 \x01(\x08\x12\x13\n\x0b\x65xternal_id\x18\x07 \x01(\t\"\x1f\n\x11GetCompanyRequest\x12\n\n\x02id\x18\x01 \x01(\t\"[\n\x17SearchCompaniesResponse\x12+\n\tcompanies\x18\x01 \x03(\x0b\x32\x18.crm.crm_core.v1.Company\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\"\xcd\x02\n\x14UpdateCompanyRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x13\n\x06\x64omain\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x15\n\x08industry\x18\x04 \x01(\tH\x02\x88\x01\x01\x12\x15\n\x08owner_id\x18\x05 \x01(\tH\x03\x88\x01\x01\x12.\n\rcustom_fields\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x1d\n\x10\x65xpected_version\x18\x07 \x01(\x03H\x04\x88\x01\x01\x12\x17\n\x0f\x61llow_duplicate\x18\x08 \x01(\x08\x12\x18\n\x0b\x65xternal_id\x18\t \x01(\tH\x05\x88\x01\x01\x42\x07\n\x05_nameB\t\n\x07_domainB\x0b\n\t_industryB\x0b\n\t_owner_idB\x13\n\x11_expected_versionB\x0e\n\x0c_external_id\"\"\n\x14\x44\x65leteCompanyRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x17\n\x15\x44\x65leteCompanyResponse\"\x9a\x01\n\x14\x42ulkCompaniesRequest\x12\x36\n\x07\x63reates\x18\x01 \x03(\x0b\x32%.crm.crm_core.v1.CreateCompanyRequest\x12\x36\n\x07updates\x18\x02 \x03(\x0b\x32%.crm.crm_core.v1.UpdateCompanyRequest\x12\x12\n\ndelete_ids\x18\x03 \x03(\t2\xfb\x04\n\x0e\x43ompanyService\x12P\n\rCreateCompany\x12%.crm.crm_core.v1.CreateCompanyRequest\x1a\x18.crm.crm_core.v1.Company\x12J\n\nGetCompany\x12\".crm.crm_core.v1.GetCompanyRequest\x1a\x18.crm.crm_core.v1.Company\x12[\n\x0fSearchCompanies\x12\x1e.crm.crm_core.v1.SearchRequest\x1a(.crm.crm_core.v1.SearchCompaniesResponse\x12P\n\rUpdateCompany\x12%.crm.crm_core.v1.UpdateCompanyRequest\x1a\x18.crm.crm_core.v1.Company\x12^\n\rDeleteCompany\x12%.crm.crm_core.v1.DeleteCompanyRequest\x1a&.crm.crm_core.v1.DeleteCompanyResponse\x12\x65\n\x16\x46indDuplicateCompanies\x12%.crm.crm_core.v1.CreateCompanyRequest\x1a$.crm.crm_core.v1.DuplicateCandidates\x12U\n\rBulkCompanies\x12%.crm.crm_core.v1.BulkCompaniesRequest\x1a\x1d.crm.crm_core.v1.BulkResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,21 +35,21 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.crm_core.v1.companies_p
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_COMPANY']._serialized_start=147
-  _globals['_COMPANY']._serialized_end=435
-  _globals['_CREATECOMPANYREQUEST']._serialized_start=438
-  _globals['_CREATECOMPANYREQUEST']._serialized_end=599
-  _globals['_GETCOMPANYREQUEST']._serialized_start=601
-  _globals['_GETCOMPANYREQUEST']._serialized_end=632
-  _globals['_SEARCHCOMPANIESRESPONSE']._serialized_start=634
-  _globals['_SEARCHCOMPANIESRESPONSE']._serialized_end=725
-  _globals['_UPDATECOMPANYREQUEST']._serialized_start=728
-  _globals['_UPDATECOMPANYREQUEST']._serialized_end=1019
-  _globals['_DELETECOMPANYREQUEST']._serialized_start=1021
-  _globals['_DELETECOMPANYREQUEST']._serialized_end=1055
-  _globals['_DELETECOMPANYRESPONSE']._serialized_start=1057
-  _globals['_DELETECOMPANYRESPONSE']._serialized_end=1080
-  _globals['_BULKCOMPANIESREQUEST']._serialized_start=1083
-  _globals['_BULKCOMPANIESREQUEST']._serialized_end=1237
-  _globals['_COMPANYSERVICE']._serialized_start=1240
-  _globals['_COMPANYSERVICE']._serialized_end=1875
+  _globals['_COMPANY']._serialized_end=456
+  _globals['_CREATECOMPANYREQUEST']._serialized_start=459
+  _globals['_CREATECOMPANYREQUEST']._serialized_end=641
+  _globals['_GETCOMPANYREQUEST']._serialized_start=643
+  _globals['_GETCOMPANYREQUEST']._serialized_end=674
+  _globals['_SEARCHCOMPANIESRESPONSE']._serialized_start=676
+  _globals['_SEARCHCOMPANIESRESPONSE']._serialized_end=767
+  _globals['_UPDATECOMPANYREQUEST']._serialized_start=770
+  _globals['_UPDATECOMPANYREQUEST']._serialized_end=1103
+  _globals['_DELETECOMPANYREQUEST']._serialized_start=1105
+  _globals['_DELETECOMPANYREQUEST']._serialized_end=1139
+  _globals['_DELETECOMPANYRESPONSE']._serialized_start=1141
+  _globals['_DELETECOMPANYRESPONSE']._serialized_end=1164
+  _globals['_BULKCOMPANIESREQUEST']._serialized_start=1167
+  _globals['_BULKCOMPANIESREQUEST']._serialized_end=1321
+  _globals['_COMPANYSERVICE']._serialized_start=1324
+  _globals['_COMPANYSERVICE']._serialized_end=1959
 # @@protoc_insertion_point(module_scope)

@@ -35,6 +35,7 @@ class Company(_message.Message):
     CREATED_BY_FIELD_NUMBER: _builtins.int
     UPDATED_BY_FIELD_NUMBER: _builtins.int
     CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     name: _builtins.str
     domain: _builtins.str
@@ -43,6 +44,8 @@ class Company(_message.Message):
     version: _builtins.int
     created_by: _builtins.str
     updated_by: _builtins.str
+    external_id: _builtins.str
+    """The record's id in another system (a sync's key): unique per tenant, empty when none."""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -63,10 +66,11 @@ class Company(_message.Message):
         created_by: _builtins.str = ...,
         updated_by: _builtins.str = ...,
         custom_fields: _struct_pb2.Struct | None = ...,
+        external_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "custom_fields", b"custom_fields", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "created_by", b"created_by", "custom_fields", b"custom_fields", "domain", b"domain", "id", b"id", "industry", b"industry", "name", b"name", "owner_id", b"owner_id", "updated_at", b"updated_at", "updated_by", b"updated_by", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "created_by", b"created_by", "custom_fields", b"custom_fields", "domain", b"domain", "external_id", b"external_id", "id", b"id", "industry", b"industry", "name", b"name", "owner_id", b"owner_id", "updated_at", b"updated_at", "updated_by", b"updated_by", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -82,6 +86,7 @@ class CreateCompanyRequest(_message.Message):
     OWNER_ID_FIELD_NUMBER: _builtins.int
     CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
     ALLOW_DUPLICATE_FIELD_NUMBER: _builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     domain: _builtins.str
     industry: _builtins.str
@@ -89,6 +94,10 @@ class CreateCompanyRequest(_message.Message):
     """Defaults to the caller."""
     allow_duplicate: _builtins.bool
     """Create even when a company with the same domain exists."""
+    external_id: _builtins.str
+    """The record's id in another system: unique per tenant (another company's
+    value is ALREADY_EXISTS, external_id_taken); trimmed, at most 200 characters.
+    """
     @_builtins.property
     def custom_fields(self) -> _struct_pb2.Struct: ...
     def __init__(
@@ -100,10 +109,11 @@ class CreateCompanyRequest(_message.Message):
         owner_id: _builtins.str = ...,
         custom_fields: _struct_pb2.Struct | None = ...,
         allow_duplicate: _builtins.bool = ...,
+        external_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["custom_fields", b"custom_fields"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_duplicate", b"allow_duplicate", "custom_fields", b"custom_fields", "domain", b"domain", "industry", b"industry", "name", b"name", "owner_id", b"owner_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_duplicate", b"allow_duplicate", "custom_fields", b"custom_fields", "domain", b"domain", "external_id", b"external_id", "industry", b"industry", "name", b"name", "owner_id", b"owner_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -165,6 +175,7 @@ class UpdateCompanyRequest(_message.Message):
     CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
     EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
     ALLOW_DUPLICATE_FIELD_NUMBER: _builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     name: _builtins.str
     domain: _builtins.str
@@ -175,6 +186,8 @@ class UpdateCompanyRequest(_message.Message):
     """A changed domain that another company has is ALREADY_EXISTS (duplicate_company)
     unless this is set, as on create.
     """
+    external_id: _builtins.str
+    """Empty clears it; another company's value is ALREADY_EXISTS (external_id_taken)."""
     @_builtins.property
     def custom_fields(self) -> _struct_pb2.Struct: ...
     def __init__(
@@ -188,15 +201,18 @@ class UpdateCompanyRequest(_message.Message):
         custom_fields: _struct_pb2.Struct | None = ...,
         expected_version: _builtins.int | None = ...,
         allow_duplicate: _builtins.bool = ...,
+        external_id: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_domain", b"_domain", "_expected_version", b"_expected_version", "_industry", b"_industry", "_name", b"_name", "_owner_id", b"_owner_id", "custom_fields", b"custom_fields", "domain", b"domain", "expected_version", b"expected_version", "industry", b"industry", "name", b"name", "owner_id", b"owner_id"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_domain", b"_domain", "_expected_version", b"_expected_version", "_external_id", b"_external_id", "_industry", b"_industry", "_name", b"_name", "_owner_id", b"_owner_id", "custom_fields", b"custom_fields", "domain", b"domain", "expected_version", b"expected_version", "external_id", b"external_id", "industry", b"industry", "name", b"name", "owner_id", b"owner_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_domain", b"_domain", "_expected_version", b"_expected_version", "_industry", b"_industry", "_name", b"_name", "_owner_id", b"_owner_id", "allow_duplicate", b"allow_duplicate", "custom_fields", b"custom_fields", "domain", b"domain", "expected_version", b"expected_version", "id", b"id", "industry", b"industry", "name", b"name", "owner_id", b"owner_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_domain", b"_domain", "_expected_version", b"_expected_version", "_external_id", b"_external_id", "_industry", b"_industry", "_name", b"_name", "_owner_id", b"_owner_id", "allow_duplicate", b"allow_duplicate", "custom_fields", b"custom_fields", "domain", b"domain", "expected_version", b"expected_version", "external_id", b"external_id", "id", b"id", "industry", b"industry", "name", b"name", "owner_id", b"owner_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__domain: _TypeAlias = _typing.Literal["domain"]  # noqa: Y015
     _WhichOneofArgType__domain: _TypeAlias = _typing.Literal["_domain", b"_domain"]  # noqa: Y015
     _WhichOneofReturnType__expected_version: _TypeAlias = _typing.Literal["expected_version"]  # noqa: Y015
     _WhichOneofArgType__expected_version: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version"]  # noqa: Y015
+    _WhichOneofReturnType__external_id: _TypeAlias = _typing.Literal["external_id"]  # noqa: Y015
+    _WhichOneofArgType__external_id: _TypeAlias = _typing.Literal["_external_id", b"_external_id"]  # noqa: Y015
     _WhichOneofReturnType__industry: _TypeAlias = _typing.Literal["industry"]  # noqa: Y015
     _WhichOneofArgType__industry: _TypeAlias = _typing.Literal["_industry", b"_industry"]  # noqa: Y015
     _WhichOneofReturnType__name: _TypeAlias = _typing.Literal["name"]  # noqa: Y015
@@ -207,6 +223,8 @@ class UpdateCompanyRequest(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__domain) -> _WhichOneofReturnType__domain | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__expected_version) -> _WhichOneofReturnType__expected_version | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__external_id) -> _WhichOneofReturnType__external_id | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__industry) -> _WhichOneofReturnType__industry | None: ...
     @_typing.overload

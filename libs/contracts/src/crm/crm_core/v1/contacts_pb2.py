@@ -27,7 +27,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63rm/crm_core/v1/contacts.proto\x12\x0f\x63rm.crm_core.v1\x1a\x1d\x63rm/crm_core/v1/records.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xca\x02\n\x07\x43ontact\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nfirst_name\x18\x02 \x01(\t\x12\x11\n\tlast_name\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\r\n\x05phone\x18\x05 \x01(\t\x12\x10\n\x08owner_id\x18\x06 \x01(\t\x12\x0f\n\x07version\x18\x07 \x01(\x03\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\n \x01(\t\x12\x12\n\nupdated_by\x18\x0b \x01(\t\x12.\n\rcustom_fields\x18\x0c \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0b\x63ompany_ids\x18\r \x03(\t\"\xcb\x01\n\x14\x43reateContactRequest\x12\x12\n\nfirst_name\x18\x01 \x01(\t\x12\x11\n\tlast_name\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\r\n\x05phone\x18\x04 \x01(\t\x12\x10\n\x08owner_id\x18\x05 \x01(\t\x12.\n\rcustom_fields\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0b\x63ompany_ids\x18\x07 \x03(\t\x12\x17\n\x0f\x61llow_duplicate\x18\x08 \x01(\x08\"\x1f\n\x11GetContactRequest\x12\n\n\x02id\x18\x01 \x01(\t\"4\n\x13ListContactsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"W\n\x14ListContactsResponse\x12*\n\x08\x63ontacts\x18\x01 \x03(\x0b\x32\x18.crm.crm_core.v1.Contact\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\"\xfb\x02\n\x14UpdateContactRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x17\n\nfirst_name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x16\n\tlast_name\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x12\n\x05\x65mail\x18\x04 \x01(\tH\x02\x88\x01\x01\x12\x12\n\x05phone\x18\x05 \x01(\tH\x03\x88\x01\x01\x12\x15\n\x08owner_id\x18\x06 \x01(\tH\x04\x88\x01\x01\x12\x1d\n\x10\x65xpected_version\x18\x07 \x01(\x03H\x05\x88\x01\x01\x12.\n\rcustom_fields\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12,\n\x0b\x63ompany_ids\x18\t \x01(\x0b\x32\x17.crm.crm_core.v1.IdList\x12\x17\n\x0f\x61llow_duplicate\x18\n \x01(\x08\x42\r\n\x0b_first_nameB\x0c\n\n_last_nameB\x08\n\x06_emailB\x08\n\x06_phoneB\x0b\n\t_owner_idB\x13\n\x11_expected_version\"\"\n\x14\x44\x65leteContactRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x17\n\x15\x44\x65leteContactResponse\"\x99\x01\n\x13\x42ulkContactsRequest\x12\x36\n\x07\x63reates\x18\x01 \x03(\x0b\x32%.crm.crm_core.v1.CreateContactRequest\x12\x36\n\x07updates\x18\x02 \x03(\x0b\x32%.crm.crm_core.v1.UpdateContactRequest\x12\x12\n\ndelete_ids\x18\x03 \x03(\t2\xd1\x05\n\x0e\x43ontactService\x12P\n\rCreateContact\x12%.crm.crm_core.v1.CreateContactRequest\x1a\x18.crm.crm_core.v1.Contact\x12J\n\nGetContact\x12\".crm.crm_core.v1.GetContactRequest\x1a\x18.crm.crm_core.v1.Contact\x12[\n\x0cListContacts\x12$.crm.crm_core.v1.ListContactsRequest\x1a%.crm.crm_core.v1.ListContactsResponse\x12P\n\rUpdateContact\x12%.crm.crm_core.v1.UpdateContactRequest\x1a\x18.crm.crm_core.v1.Contact\x12^\n\rDeleteContact\x12%.crm.crm_core.v1.DeleteContactRequest\x1a&.crm.crm_core.v1.DeleteContactResponse\x12W\n\x0eSearchContacts\x12\x1e.crm.crm_core.v1.SearchRequest\x1a%.crm.crm_core.v1.ListContactsResponse\x12\x64\n\x15\x46indDuplicateContacts\x12%.crm.crm_core.v1.CreateContactRequest\x1a$.crm.crm_core.v1.DuplicateCandidates\x12S\n\x0c\x42ulkContacts\x12$.crm.crm_core.v1.BulkContactsRequest\x1a\x1d.crm.crm_core.v1.BulkResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63rm/crm_core/v1/contacts.proto\x12\x0f\x63rm.crm_core.v1\x1a\x1d\x63rm/crm_core/v1/records.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x02\n\x07\x43ontact\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nfirst_name\x18\x02 \x01(\t\x12\x11\n\tlast_name\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\r\n\x05phone\x18\x05 \x01(\t\x12\x10\n\x08owner_id\x18\x06 \x01(\t\x12\x0f\n\x07version\x18\x07 \x01(\x03\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\n \x01(\t\x12\x12\n\nupdated_by\x18\x0b \x01(\t\x12.\n\rcustom_fields\x18\x0c \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0b\x63ompany_ids\x18\r \x03(\t\x12\x13\n\x0b\x65xternal_id\x18\x0e \x01(\t\"\xe0\x01\n\x14\x43reateContactRequest\x12\x12\n\nfirst_name\x18\x01 \x01(\t\x12\x11\n\tlast_name\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\r\n\x05phone\x18\x04 \x01(\t\x12\x10\n\x08owner_id\x18\x05 \x01(\t\x12.\n\rcustom_fields\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0b\x63ompany_ids\x18\x07 \x03(\t\x12\x17\n\x0f\x61llow_duplicate\x18\x08 \x01(\x08\x12\x13\n\x0b\x65xternal_id\x18\t \x01(\t\"\x1f\n\x11GetContactRequest\x12\n\n\x02id\x18\x01 \x01(\t\"4\n\x13ListContactsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"W\n\x14ListContactsResponse\x12*\n\x08\x63ontacts\x18\x01 \x03(\x0b\x32\x18.crm.crm_core.v1.Contact\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\"\xa5\x03\n\x14UpdateContactRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x17\n\nfirst_name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x16\n\tlast_name\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x12\n\x05\x65mail\x18\x04 \x01(\tH\x02\x88\x01\x01\x12\x12\n\x05phone\x18\x05 \x01(\tH\x03\x88\x01\x01\x12\x15\n\x08owner_id\x18\x06 \x01(\tH\x04\x88\x01\x01\x12\x1d\n\x10\x65xpected_version\x18\x07 \x01(\x03H\x05\x88\x01\x01\x12.\n\rcustom_fields\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12,\n\x0b\x63ompany_ids\x18\t \x01(\x0b\x32\x17.crm.crm_core.v1.IdList\x12\x17\n\x0f\x61llow_duplicate\x18\n \x01(\x08\x12\x18\n\x0b\x65xternal_id\x18\x0b \x01(\tH\x06\x88\x01\x01\x42\r\n\x0b_first_nameB\x0c\n\n_last_nameB\x08\n\x06_emailB\x08\n\x06_phoneB\x0b\n\t_owner_idB\x13\n\x11_expected_versionB\x0e\n\x0c_external_id\"\"\n\x14\x44\x65leteContactRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x17\n\x15\x44\x65leteContactResponse\"\x99\x01\n\x13\x42ulkContactsRequest\x12\x36\n\x07\x63reates\x18\x01 \x03(\x0b\x32%.crm.crm_core.v1.CreateContactRequest\x12\x36\n\x07updates\x18\x02 \x03(\x0b\x32%.crm.crm_core.v1.UpdateContactRequest\x12\x12\n\ndelete_ids\x18\x03 \x03(\t2\xd1\x05\n\x0e\x43ontactService\x12P\n\rCreateContact\x12%.crm.crm_core.v1.CreateContactRequest\x1a\x18.crm.crm_core.v1.Contact\x12J\n\nGetContact\x12\".crm.crm_core.v1.GetContactRequest\x1a\x18.crm.crm_core.v1.Contact\x12[\n\x0cListContacts\x12$.crm.crm_core.v1.ListContactsRequest\x1a%.crm.crm_core.v1.ListContactsResponse\x12P\n\rUpdateContact\x12%.crm.crm_core.v1.UpdateContactRequest\x1a\x18.crm.crm_core.v1.Contact\x12^\n\rDeleteContact\x12%.crm.crm_core.v1.DeleteContactRequest\x1a&.crm.crm_core.v1.DeleteContactResponse\x12W\n\x0eSearchContacts\x12\x1e.crm.crm_core.v1.SearchRequest\x1a%.crm.crm_core.v1.ListContactsResponse\x12\x64\n\x15\x46indDuplicateContacts\x12%.crm.crm_core.v1.CreateContactRequest\x1a$.crm.crm_core.v1.DuplicateCandidates\x12S\n\x0c\x42ulkContacts\x12$.crm.crm_core.v1.BulkContactsRequest\x1a\x1d.crm.crm_core.v1.BulkResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,23 +35,23 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.crm_core.v1.contacts_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CONTACT']._serialized_start=146
-  _globals['_CONTACT']._serialized_end=476
-  _globals['_CREATECONTACTREQUEST']._serialized_start=479
-  _globals['_CREATECONTACTREQUEST']._serialized_end=682
-  _globals['_GETCONTACTREQUEST']._serialized_start=684
-  _globals['_GETCONTACTREQUEST']._serialized_end=715
-  _globals['_LISTCONTACTSREQUEST']._serialized_start=717
-  _globals['_LISTCONTACTSREQUEST']._serialized_end=769
-  _globals['_LISTCONTACTSRESPONSE']._serialized_start=771
-  _globals['_LISTCONTACTSRESPONSE']._serialized_end=858
-  _globals['_UPDATECONTACTREQUEST']._serialized_start=861
-  _globals['_UPDATECONTACTREQUEST']._serialized_end=1240
-  _globals['_DELETECONTACTREQUEST']._serialized_start=1242
-  _globals['_DELETECONTACTREQUEST']._serialized_end=1276
-  _globals['_DELETECONTACTRESPONSE']._serialized_start=1278
-  _globals['_DELETECONTACTRESPONSE']._serialized_end=1301
-  _globals['_BULKCONTACTSREQUEST']._serialized_start=1304
-  _globals['_BULKCONTACTSREQUEST']._serialized_end=1457
-  _globals['_CONTACTSERVICE']._serialized_start=1460
-  _globals['_CONTACTSERVICE']._serialized_end=2181
+  _globals['_CONTACT']._serialized_end=497
+  _globals['_CREATECONTACTREQUEST']._serialized_start=500
+  _globals['_CREATECONTACTREQUEST']._serialized_end=724
+  _globals['_GETCONTACTREQUEST']._serialized_start=726
+  _globals['_GETCONTACTREQUEST']._serialized_end=757
+  _globals['_LISTCONTACTSREQUEST']._serialized_start=759
+  _globals['_LISTCONTACTSREQUEST']._serialized_end=811
+  _globals['_LISTCONTACTSRESPONSE']._serialized_start=813
+  _globals['_LISTCONTACTSRESPONSE']._serialized_end=900
+  _globals['_UPDATECONTACTREQUEST']._serialized_start=903
+  _globals['_UPDATECONTACTREQUEST']._serialized_end=1324
+  _globals['_DELETECONTACTREQUEST']._serialized_start=1326
+  _globals['_DELETECONTACTREQUEST']._serialized_end=1360
+  _globals['_DELETECONTACTRESPONSE']._serialized_start=1362
+  _globals['_DELETECONTACTRESPONSE']._serialized_end=1385
+  _globals['_BULKCONTACTSREQUEST']._serialized_start=1388
+  _globals['_BULKCONTACTSREQUEST']._serialized_end=1541
+  _globals['_CONTACTSERVICE']._serialized_start=1544
+  _globals['_CONTACTSERVICE']._serialized_end=2265
 # @@protoc_insertion_point(module_scope)

@@ -38,6 +38,7 @@ class Contact(_message.Message):
     UPDATED_BY_FIELD_NUMBER: _builtins.int
     CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
     COMPANY_IDS_FIELD_NUMBER: _builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     first_name: _builtins.str
     last_name: _builtins.str
@@ -47,6 +48,8 @@ class Contact(_message.Message):
     version: _builtins.int
     created_by: _builtins.str
     updated_by: _builtins.str
+    external_id: _builtins.str
+    """The record's id in another system (a sync's key): unique per tenant, empty when none."""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -73,10 +76,11 @@ class Contact(_message.Message):
         updated_by: _builtins.str = ...,
         custom_fields: _struct_pb2.Struct | None = ...,
         company_ids: _abc.Iterable[_builtins.str] | None = ...,
+        external_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "custom_fields", b"custom_fields", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["company_ids", b"company_ids", "created_at", b"created_at", "created_by", b"created_by", "custom_fields", b"custom_fields", "email", b"email", "first_name", b"first_name", "id", b"id", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone", "updated_at", b"updated_at", "updated_by", b"updated_by", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["company_ids", b"company_ids", "created_at", b"created_at", "created_by", b"created_by", "custom_fields", b"custom_fields", "email", b"email", "external_id", b"external_id", "first_name", b"first_name", "id", b"id", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone", "updated_at", b"updated_at", "updated_by", b"updated_by", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -94,6 +98,7 @@ class CreateContactRequest(_message.Message):
     CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
     COMPANY_IDS_FIELD_NUMBER: _builtins.int
     ALLOW_DUPLICATE_FIELD_NUMBER: _builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: _builtins.int
     first_name: _builtins.str
     last_name: _builtins.str
     email: _builtins.str
@@ -102,6 +107,10 @@ class CreateContactRequest(_message.Message):
     """Defaults to the caller."""
     allow_duplicate: _builtins.bool
     """Create even when a contact with the same email or phone exists."""
+    external_id: _builtins.str
+    """The record's id in another system: unique per tenant (another contact's
+    value is ALREADY_EXISTS, external_id_taken); trimmed, at most 200 characters.
+    """
     @_builtins.property
     def custom_fields(self) -> _struct_pb2.Struct: ...
     @_builtins.property
@@ -119,10 +128,11 @@ class CreateContactRequest(_message.Message):
         custom_fields: _struct_pb2.Struct | None = ...,
         company_ids: _abc.Iterable[_builtins.str] | None = ...,
         allow_duplicate: _builtins.bool = ...,
+        external_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["custom_fields", b"custom_fields"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_duplicate", b"allow_duplicate", "company_ids", b"company_ids", "custom_fields", b"custom_fields", "email", b"email", "first_name", b"first_name", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_duplicate", b"allow_duplicate", "company_ids", b"company_ids", "custom_fields", b"custom_fields", "email", b"email", "external_id", b"external_id", "first_name", b"first_name", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -211,6 +221,7 @@ class UpdateContactRequest(_message.Message):
     CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
     COMPANY_IDS_FIELD_NUMBER: _builtins.int
     ALLOW_DUPLICATE_FIELD_NUMBER: _builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     first_name: _builtins.str
     last_name: _builtins.str
@@ -223,6 +234,8 @@ class UpdateContactRequest(_message.Message):
     """A changed email or phone that another contact has is ALREADY_EXISTS
     (duplicate_contact) unless this is set, as on create.
     """
+    external_id: _builtins.str
+    """Empty clears it; another contact's value is ALREADY_EXISTS (external_id_taken)."""
     @_builtins.property
     def custom_fields(self) -> _struct_pb2.Struct:
         """Keys present are set; a key set to null clears that field."""
@@ -244,15 +257,18 @@ class UpdateContactRequest(_message.Message):
         custom_fields: _struct_pb2.Struct | None = ...,
         company_ids: _records_pb2.IdList | None = ...,
         allow_duplicate: _builtins.bool = ...,
+        external_id: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_email", b"_email", "_expected_version", b"_expected_version", "_first_name", b"_first_name", "_last_name", b"_last_name", "_owner_id", b"_owner_id", "_phone", b"_phone", "company_ids", b"company_ids", "custom_fields", b"custom_fields", "email", b"email", "expected_version", b"expected_version", "first_name", b"first_name", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_email", b"_email", "_expected_version", b"_expected_version", "_external_id", b"_external_id", "_first_name", b"_first_name", "_last_name", b"_last_name", "_owner_id", b"_owner_id", "_phone", b"_phone", "company_ids", b"company_ids", "custom_fields", b"custom_fields", "email", b"email", "expected_version", b"expected_version", "external_id", b"external_id", "first_name", b"first_name", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_email", b"_email", "_expected_version", b"_expected_version", "_first_name", b"_first_name", "_last_name", b"_last_name", "_owner_id", b"_owner_id", "_phone", b"_phone", "allow_duplicate", b"allow_duplicate", "company_ids", b"company_ids", "custom_fields", b"custom_fields", "email", b"email", "expected_version", b"expected_version", "first_name", b"first_name", "id", b"id", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_email", b"_email", "_expected_version", b"_expected_version", "_external_id", b"_external_id", "_first_name", b"_first_name", "_last_name", b"_last_name", "_owner_id", b"_owner_id", "_phone", b"_phone", "allow_duplicate", b"allow_duplicate", "company_ids", b"company_ids", "custom_fields", b"custom_fields", "email", b"email", "expected_version", b"expected_version", "external_id", b"external_id", "first_name", b"first_name", "id", b"id", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__email: _TypeAlias = _typing.Literal["email"]  # noqa: Y015
     _WhichOneofArgType__email: _TypeAlias = _typing.Literal["_email", b"_email"]  # noqa: Y015
     _WhichOneofReturnType__expected_version: _TypeAlias = _typing.Literal["expected_version"]  # noqa: Y015
     _WhichOneofArgType__expected_version: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version"]  # noqa: Y015
+    _WhichOneofReturnType__external_id: _TypeAlias = _typing.Literal["external_id"]  # noqa: Y015
+    _WhichOneofArgType__external_id: _TypeAlias = _typing.Literal["_external_id", b"_external_id"]  # noqa: Y015
     _WhichOneofReturnType__first_name: _TypeAlias = _typing.Literal["first_name"]  # noqa: Y015
     _WhichOneofArgType__first_name: _TypeAlias = _typing.Literal["_first_name", b"_first_name"]  # noqa: Y015
     _WhichOneofReturnType__last_name: _TypeAlias = _typing.Literal["last_name"]  # noqa: Y015
@@ -265,6 +281,8 @@ class UpdateContactRequest(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__email) -> _WhichOneofReturnType__email | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__expected_version) -> _WhichOneofReturnType__expected_version | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__external_id) -> _WhichOneofReturnType__external_id | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__first_name) -> _WhichOneofReturnType__first_name | None: ...
     @_typing.overload

@@ -44,6 +44,7 @@ class Deal(_message.Message):
     CREATED_BY_FIELD_NUMBER: _builtins.int
     UPDATED_BY_FIELD_NUMBER: _builtins.int
     CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     name: _builtins.str
     amount_minor: _builtins.int
@@ -63,6 +64,8 @@ class Deal(_message.Message):
     version: _builtins.int
     created_by: _builtins.str
     updated_by: _builtins.str
+    external_id: _builtins.str
+    """The record's id in another system (a sync's key): unique per tenant, empty when none."""
     @_builtins.property
     def contact_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -95,10 +98,11 @@ class Deal(_message.Message):
         created_by: _builtins.str = ...,
         updated_by: _builtins.str = ...,
         custom_fields: _struct_pb2.Struct | None = ...,
+        external_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "custom_fields", b"custom_fields", "stage_entered_at", b"stage_entered_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_minor", b"amount_minor", "company_id", b"company_id", "contact_ids", b"contact_ids", "created_at", b"created_at", "created_by", b"created_by", "currency", b"currency", "custom_fields", b"custom_fields", "expected_close_date", b"expected_close_date", "id", b"id", "name", b"name", "owner_id", b"owner_id", "pipeline_id", b"pipeline_id", "probability", b"probability", "stage_entered_at", b"stage_entered_at", "stage_id", b"stage_id", "status", b"status", "updated_at", b"updated_at", "updated_by", b"updated_by", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_minor", b"amount_minor", "company_id", b"company_id", "contact_ids", b"contact_ids", "created_at", b"created_at", "created_by", b"created_by", "currency", b"currency", "custom_fields", b"custom_fields", "expected_close_date", b"expected_close_date", "external_id", b"external_id", "id", b"id", "name", b"name", "owner_id", b"owner_id", "pipeline_id", b"pipeline_id", "probability", b"probability", "stage_entered_at", b"stage_entered_at", "stage_id", b"stage_id", "status", b"status", "updated_at", b"updated_at", "updated_by", b"updated_by", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -119,6 +123,7 @@ class CreateDealRequest(_message.Message):
     COMPANY_ID_FIELD_NUMBER: _builtins.int
     CONTACT_IDS_FIELD_NUMBER: _builtins.int
     CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     amount_minor: _builtins.int
     currency: _builtins.str
@@ -132,6 +137,10 @@ class CreateDealRequest(_message.Message):
     probability: _builtins.int
     """Unset: the stage's probability."""
     company_id: _builtins.str
+    external_id: _builtins.str
+    """The record's id in another system: unique per tenant (another deal's
+    value is ALREADY_EXISTS, external_id_taken); trimmed, at most 200 characters.
+    """
     @_builtins.property
     def contact_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -150,10 +159,11 @@ class CreateDealRequest(_message.Message):
         company_id: _builtins.str = ...,
         contact_ids: _abc.Iterable[_builtins.str] | None = ...,
         custom_fields: _struct_pb2.Struct | None = ...,
+        external_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_probability", b"_probability", "custom_fields", b"custom_fields", "probability", b"probability"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_probability", b"_probability", "amount_minor", b"amount_minor", "company_id", b"company_id", "contact_ids", b"contact_ids", "currency", b"currency", "custom_fields", b"custom_fields", "expected_close_date", b"expected_close_date", "name", b"name", "owner_id", b"owner_id", "pipeline_id", b"pipeline_id", "probability", b"probability", "stage_id", b"stage_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_probability", b"_probability", "amount_minor", b"amount_minor", "company_id", b"company_id", "contact_ids", b"contact_ids", "currency", b"currency", "custom_fields", b"custom_fields", "expected_close_date", b"expected_close_date", "external_id", b"external_id", "name", b"name", "owner_id", b"owner_id", "pipeline_id", b"pipeline_id", "probability", b"probability", "stage_id", b"stage_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__probability: _TypeAlias = _typing.Literal["probability"]  # noqa: Y015
     _WhichOneofArgType__probability: _TypeAlias = _typing.Literal["_probability", b"_probability"]  # noqa: Y015
@@ -224,6 +234,7 @@ class UpdateDealRequest(_message.Message):
     CONTACT_IDS_FIELD_NUMBER: _builtins.int
     CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
     EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     name: _builtins.str
     amount_minor: _builtins.int
@@ -237,6 +248,8 @@ class UpdateDealRequest(_message.Message):
     company_id: _builtins.str
     """Empty detaches the company."""
     expected_version: _builtins.int
+    external_id: _builtins.str
+    """Empty clears it; another deal's value is ALREADY_EXISTS (external_id_taken)."""
     @_builtins.property
     def contact_ids(self) -> _records_pb2.IdList: ...
     @_builtins.property
@@ -257,10 +270,11 @@ class UpdateDealRequest(_message.Message):
         contact_ids: _records_pb2.IdList | None = ...,
         custom_fields: _struct_pb2.Struct | None = ...,
         expected_version: _builtins.int | None = ...,
+        external_id: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_amount_minor", b"_amount_minor", "_company_id", b"_company_id", "_currency", b"_currency", "_expected_close_date", b"_expected_close_date", "_expected_version", b"_expected_version", "_name", b"_name", "_owner_id", b"_owner_id", "_probability", b"_probability", "_stage_id", b"_stage_id", "_status", b"_status", "amount_minor", b"amount_minor", "company_id", b"company_id", "contact_ids", b"contact_ids", "currency", b"currency", "custom_fields", b"custom_fields", "expected_close_date", b"expected_close_date", "expected_version", b"expected_version", "name", b"name", "owner_id", b"owner_id", "probability", b"probability", "stage_id", b"stage_id", "status", b"status"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_amount_minor", b"_amount_minor", "_company_id", b"_company_id", "_currency", b"_currency", "_expected_close_date", b"_expected_close_date", "_expected_version", b"_expected_version", "_external_id", b"_external_id", "_name", b"_name", "_owner_id", b"_owner_id", "_probability", b"_probability", "_stage_id", b"_stage_id", "_status", b"_status", "amount_minor", b"amount_minor", "company_id", b"company_id", "contact_ids", b"contact_ids", "currency", b"currency", "custom_fields", b"custom_fields", "expected_close_date", b"expected_close_date", "expected_version", b"expected_version", "external_id", b"external_id", "name", b"name", "owner_id", b"owner_id", "probability", b"probability", "stage_id", b"stage_id", "status", b"status"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_amount_minor", b"_amount_minor", "_company_id", b"_company_id", "_currency", b"_currency", "_expected_close_date", b"_expected_close_date", "_expected_version", b"_expected_version", "_name", b"_name", "_owner_id", b"_owner_id", "_probability", b"_probability", "_stage_id", b"_stage_id", "_status", b"_status", "amount_minor", b"amount_minor", "company_id", b"company_id", "contact_ids", b"contact_ids", "currency", b"currency", "custom_fields", b"custom_fields", "expected_close_date", b"expected_close_date", "expected_version", b"expected_version", "id", b"id", "name", b"name", "owner_id", b"owner_id", "probability", b"probability", "stage_id", b"stage_id", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_amount_minor", b"_amount_minor", "_company_id", b"_company_id", "_currency", b"_currency", "_expected_close_date", b"_expected_close_date", "_expected_version", b"_expected_version", "_external_id", b"_external_id", "_name", b"_name", "_owner_id", b"_owner_id", "_probability", b"_probability", "_stage_id", b"_stage_id", "_status", b"_status", "amount_minor", b"amount_minor", "company_id", b"company_id", "contact_ids", b"contact_ids", "currency", b"currency", "custom_fields", b"custom_fields", "expected_close_date", b"expected_close_date", "expected_version", b"expected_version", "external_id", b"external_id", "id", b"id", "name", b"name", "owner_id", b"owner_id", "probability", b"probability", "stage_id", b"stage_id", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__amount_minor: _TypeAlias = _typing.Literal["amount_minor"]  # noqa: Y015
     _WhichOneofArgType__amount_minor: _TypeAlias = _typing.Literal["_amount_minor", b"_amount_minor"]  # noqa: Y015
@@ -272,6 +286,8 @@ class UpdateDealRequest(_message.Message):
     _WhichOneofArgType__expected_close_date: _TypeAlias = _typing.Literal["_expected_close_date", b"_expected_close_date"]  # noqa: Y015
     _WhichOneofReturnType__expected_version: _TypeAlias = _typing.Literal["expected_version"]  # noqa: Y015
     _WhichOneofArgType__expected_version: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version"]  # noqa: Y015
+    _WhichOneofReturnType__external_id: _TypeAlias = _typing.Literal["external_id"]  # noqa: Y015
+    _WhichOneofArgType__external_id: _TypeAlias = _typing.Literal["_external_id", b"_external_id"]  # noqa: Y015
     _WhichOneofReturnType__name: _TypeAlias = _typing.Literal["name"]  # noqa: Y015
     _WhichOneofArgType__name: _TypeAlias = _typing.Literal["_name", b"_name"]  # noqa: Y015
     _WhichOneofReturnType__owner_id: _TypeAlias = _typing.Literal["owner_id"]  # noqa: Y015
@@ -292,6 +308,8 @@ class UpdateDealRequest(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__expected_close_date) -> _WhichOneofReturnType__expected_close_date | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__expected_version) -> _WhichOneofReturnType__expected_version | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__external_id) -> _WhichOneofReturnType__external_id | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__name) -> _WhichOneofReturnType__name | None: ...
     @_typing.overload

@@ -52,6 +52,7 @@ class Lead(_message.Message):
     REFERRER_FIELD_NUMBER: _builtins.int
     LANDING_URL_FIELD_NUMBER: _builtins.int
     CAPTURE_FORM_ID_FIELD_NUMBER: _builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     first_name: _builtins.str
     last_name: _builtins.str
@@ -79,6 +80,8 @@ class Lead(_message.Message):
     referrer: _builtins.str
     landing_url: _builtins.str
     capture_form_id: _builtins.str
+    external_id: _builtins.str
+    """The record's id in another system (a sync's key): unique per tenant, empty when none."""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -118,10 +121,11 @@ class Lead(_message.Message):
         referrer: _builtins.str = ...,
         landing_url: _builtins.str = ...,
         capture_form_id: _builtins.str = ...,
+        external_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["converted_at", b"converted_at", "created_at", b"created_at", "custom_fields", b"custom_fields", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capture_form_id", b"capture_form_id", "company_name", b"company_name", "converted_at", b"converted_at", "converted_company_id", b"converted_company_id", "converted_contact_id", b"converted_contact_id", "converted_deal_id", b"converted_deal_id", "created_at", b"created_at", "created_by", b"created_by", "custom_fields", b"custom_fields", "domain", b"domain", "email", b"email", "first_name", b"first_name", "id", b"id", "landing_url", b"landing_url", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone", "referrer", b"referrer", "source", b"source", "status", b"status", "updated_at", b"updated_at", "updated_by", b"updated_by", "utm_campaign", b"utm_campaign", "utm_content", b"utm_content", "utm_medium", b"utm_medium", "utm_source", b"utm_source", "utm_term", b"utm_term", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capture_form_id", b"capture_form_id", "company_name", b"company_name", "converted_at", b"converted_at", "converted_company_id", b"converted_company_id", "converted_contact_id", b"converted_contact_id", "converted_deal_id", b"converted_deal_id", "created_at", b"created_at", "created_by", b"created_by", "custom_fields", b"custom_fields", "domain", b"domain", "email", b"email", "external_id", b"external_id", "first_name", b"first_name", "id", b"id", "landing_url", b"landing_url", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone", "referrer", b"referrer", "source", b"source", "status", b"status", "updated_at", b"updated_at", "updated_by", b"updated_by", "utm_campaign", b"utm_campaign", "utm_content", b"utm_content", "utm_medium", b"utm_medium", "utm_source", b"utm_source", "utm_term", b"utm_term", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -141,6 +145,7 @@ class CreateLeadRequest(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     OWNER_ID_FIELD_NUMBER: _builtins.int
     CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: _builtins.int
     first_name: _builtins.str
     last_name: _builtins.str
     email: _builtins.str
@@ -153,6 +158,10 @@ class CreateLeadRequest(_message.Message):
     status: _builtins.str
     """Default new."""
     owner_id: _builtins.str
+    external_id: _builtins.str
+    """The record's id in another system: unique per tenant (another lead's
+    value is ALREADY_EXISTS, external_id_taken); trimmed, at most 200 characters.
+    """
     @_builtins.property
     def custom_fields(self) -> _struct_pb2.Struct: ...
     def __init__(
@@ -168,10 +177,11 @@ class CreateLeadRequest(_message.Message):
         status: _builtins.str = ...,
         owner_id: _builtins.str = ...,
         custom_fields: _struct_pb2.Struct | None = ...,
+        external_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["custom_fields", b"custom_fields"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["company_name", b"company_name", "custom_fields", b"custom_fields", "domain", b"domain", "email", b"email", "first_name", b"first_name", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone", "source", b"source", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["company_name", b"company_name", "custom_fields", b"custom_fields", "domain", b"domain", "email", b"email", "external_id", b"external_id", "first_name", b"first_name", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone", "source", b"source", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -235,6 +245,7 @@ class UpdateLeadRequest(_message.Message):
     OWNER_ID_FIELD_NUMBER: _builtins.int
     CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
     EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     first_name: _builtins.str
     last_name: _builtins.str
@@ -246,6 +257,8 @@ class UpdateLeadRequest(_message.Message):
     status: _builtins.str
     owner_id: _builtins.str
     expected_version: _builtins.int
+    external_id: _builtins.str
+    """Empty clears it; another lead's value is ALREADY_EXISTS (external_id_taken)."""
     @_builtins.property
     def custom_fields(self) -> _struct_pb2.Struct: ...
     def __init__(
@@ -263,10 +276,11 @@ class UpdateLeadRequest(_message.Message):
         owner_id: _builtins.str | None = ...,
         custom_fields: _struct_pb2.Struct | None = ...,
         expected_version: _builtins.int | None = ...,
+        external_id: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_company_name", b"_company_name", "_domain", b"_domain", "_email", b"_email", "_expected_version", b"_expected_version", "_first_name", b"_first_name", "_last_name", b"_last_name", "_owner_id", b"_owner_id", "_phone", b"_phone", "_source", b"_source", "_status", b"_status", "company_name", b"company_name", "custom_fields", b"custom_fields", "domain", b"domain", "email", b"email", "expected_version", b"expected_version", "first_name", b"first_name", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone", "source", b"source", "status", b"status"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_company_name", b"_company_name", "_domain", b"_domain", "_email", b"_email", "_expected_version", b"_expected_version", "_external_id", b"_external_id", "_first_name", b"_first_name", "_last_name", b"_last_name", "_owner_id", b"_owner_id", "_phone", b"_phone", "_source", b"_source", "_status", b"_status", "company_name", b"company_name", "custom_fields", b"custom_fields", "domain", b"domain", "email", b"email", "expected_version", b"expected_version", "external_id", b"external_id", "first_name", b"first_name", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone", "source", b"source", "status", b"status"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_company_name", b"_company_name", "_domain", b"_domain", "_email", b"_email", "_expected_version", b"_expected_version", "_first_name", b"_first_name", "_last_name", b"_last_name", "_owner_id", b"_owner_id", "_phone", b"_phone", "_source", b"_source", "_status", b"_status", "company_name", b"company_name", "custom_fields", b"custom_fields", "domain", b"domain", "email", b"email", "expected_version", b"expected_version", "first_name", b"first_name", "id", b"id", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone", "source", b"source", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_company_name", b"_company_name", "_domain", b"_domain", "_email", b"_email", "_expected_version", b"_expected_version", "_external_id", b"_external_id", "_first_name", b"_first_name", "_last_name", b"_last_name", "_owner_id", b"_owner_id", "_phone", b"_phone", "_source", b"_source", "_status", b"_status", "company_name", b"company_name", "custom_fields", b"custom_fields", "domain", b"domain", "email", b"email", "expected_version", b"expected_version", "external_id", b"external_id", "first_name", b"first_name", "id", b"id", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone", "source", b"source", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__company_name: _TypeAlias = _typing.Literal["company_name"]  # noqa: Y015
     _WhichOneofArgType__company_name: _TypeAlias = _typing.Literal["_company_name", b"_company_name"]  # noqa: Y015
@@ -276,6 +290,8 @@ class UpdateLeadRequest(_message.Message):
     _WhichOneofArgType__email: _TypeAlias = _typing.Literal["_email", b"_email"]  # noqa: Y015
     _WhichOneofReturnType__expected_version: _TypeAlias = _typing.Literal["expected_version"]  # noqa: Y015
     _WhichOneofArgType__expected_version: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version"]  # noqa: Y015
+    _WhichOneofReturnType__external_id: _TypeAlias = _typing.Literal["external_id"]  # noqa: Y015
+    _WhichOneofArgType__external_id: _TypeAlias = _typing.Literal["_external_id", b"_external_id"]  # noqa: Y015
     _WhichOneofReturnType__first_name: _TypeAlias = _typing.Literal["first_name"]  # noqa: Y015
     _WhichOneofArgType__first_name: _TypeAlias = _typing.Literal["_first_name", b"_first_name"]  # noqa: Y015
     _WhichOneofReturnType__last_name: _TypeAlias = _typing.Literal["last_name"]  # noqa: Y015
@@ -296,6 +312,8 @@ class UpdateLeadRequest(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__email) -> _WhichOneofReturnType__email | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__expected_version) -> _WhichOneofReturnType__expected_version | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__external_id) -> _WhichOneofReturnType__external_id | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__first_name) -> _WhichOneofReturnType__first_name | None: ...
     @_typing.overload

@@ -37,6 +37,7 @@ class ContactSnapshot(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
     COMPANY_IDS_FIELD_NUMBER: _builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     tenant_id: _builtins.str
     first_name: _builtins.str
@@ -45,6 +46,8 @@ class ContactSnapshot(_message.Message):
     phone: _builtins.str
     owner_id: _builtins.str
     version: _builtins.int
+    external_id: _builtins.str
+    """The record's id in another system; empty when none."""
     @_builtins.property
     def updated_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -65,10 +68,11 @@ class ContactSnapshot(_message.Message):
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         custom_fields: _struct_pb2.Struct | None = ...,
         company_ids: _abc.Iterable[_builtins.str] | None = ...,
+        external_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["custom_fields", b"custom_fields", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["company_ids", b"company_ids", "custom_fields", b"custom_fields", "email", b"email", "first_name", b"first_name", "id", b"id", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone", "tenant_id", b"tenant_id", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["company_ids", b"company_ids", "custom_fields", b"custom_fields", "email", b"email", "external_id", b"external_id", "first_name", b"first_name", "id", b"id", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone", "tenant_id", b"tenant_id", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -186,6 +190,7 @@ class CompanySnapshot(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     tenant_id: _builtins.str
     name: _builtins.str
@@ -193,6 +198,8 @@ class CompanySnapshot(_message.Message):
     industry: _builtins.str
     owner_id: _builtins.str
     version: _builtins.int
+    external_id: _builtins.str
+    """The record's id in another system; empty when none."""
     @_builtins.property
     def updated_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -209,10 +216,11 @@ class CompanySnapshot(_message.Message):
         version: _builtins.int = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         custom_fields: _struct_pb2.Struct | None = ...,
+        external_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["custom_fields", b"custom_fields", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["custom_fields", b"custom_fields", "domain", b"domain", "id", b"id", "industry", b"industry", "name", b"name", "owner_id", b"owner_id", "tenant_id", b"tenant_id", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["custom_fields", b"custom_fields", "domain", b"domain", "external_id", b"external_id", "id", b"id", "industry", b"industry", "name", b"name", "owner_id", b"owner_id", "tenant_id", b"tenant_id", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -431,6 +439,7 @@ class LeadSnapshot(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     tenant_id: _builtins.str
     first_name: _builtins.str
@@ -443,6 +452,8 @@ class LeadSnapshot(_message.Message):
     status: _builtins.str
     owner_id: _builtins.str
     version: _builtins.int
+    external_id: _builtins.str
+    """The record's id in another system; empty when none."""
     @_builtins.property
     def updated_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -464,10 +475,11 @@ class LeadSnapshot(_message.Message):
         version: _builtins.int = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         custom_fields: _struct_pb2.Struct | None = ...,
+        external_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["custom_fields", b"custom_fields", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["company_name", b"company_name", "custom_fields", b"custom_fields", "domain", b"domain", "email", b"email", "first_name", b"first_name", "id", b"id", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone", "source", b"source", "status", b"status", "tenant_id", b"tenant_id", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["company_name", b"company_name", "custom_fields", b"custom_fields", "domain", b"domain", "email", b"email", "external_id", b"external_id", "first_name", b"first_name", "id", b"id", "last_name", b"last_name", "owner_id", b"owner_id", "phone", b"phone", "source", b"source", "status", b"status", "tenant_id", b"tenant_id", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -601,6 +613,7 @@ class DealSnapshot(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     tenant_id: _builtins.str
     name: _builtins.str
@@ -614,6 +627,8 @@ class DealSnapshot(_message.Message):
     status: _builtins.str
     company_id: _builtins.str
     version: _builtins.int
+    external_id: _builtins.str
+    """The record's id in another system; empty when none."""
     @_builtins.property
     def contact_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -639,10 +654,11 @@ class DealSnapshot(_message.Message):
         version: _builtins.int = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         custom_fields: _struct_pb2.Struct | None = ...,
+        external_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["custom_fields", b"custom_fields", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_minor", b"amount_minor", "company_id", b"company_id", "contact_ids", b"contact_ids", "currency", b"currency", "custom_fields", b"custom_fields", "expected_close_date", b"expected_close_date", "id", b"id", "name", b"name", "owner_id", b"owner_id", "pipeline_id", b"pipeline_id", "probability", b"probability", "stage_id", b"stage_id", "status", b"status", "tenant_id", b"tenant_id", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_minor", b"amount_minor", "company_id", b"company_id", "contact_ids", b"contact_ids", "currency", b"currency", "custom_fields", b"custom_fields", "expected_close_date", b"expected_close_date", "external_id", b"external_id", "id", b"id", "name", b"name", "owner_id", b"owner_id", "pipeline_id", b"pipeline_id", "probability", b"probability", "stage_id", b"stage_id", "status", b"status", "tenant_id", b"tenant_id", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

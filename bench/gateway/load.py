@@ -19,7 +19,7 @@ from crm_kit.db.driver_reads import begin_for_tenant
 # its ORM filter and RLS do.
 CONTACT_SQL = """
 SELECT id, tenant_id, first_name, last_name, email, phone, phone_e164, owner_id,
-       created_by, updated_by, version, custom_fields, created_at, updated_at,
+       created_by, updated_by, version, custom_fields, created_at, updated_at, external_id,
        (SELECT array_agg(company_id ORDER BY is_primary DESC, company_id)
         FROM contact_companies
         WHERE contact_companies.contact_id = contacts.id

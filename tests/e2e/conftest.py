@@ -9,7 +9,7 @@ import json
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -26,17 +26,13 @@ from crm_devstack.testing import TEST_NATS_URL, TEST_REDIS_URL, stack_config_for
 from crm_devstack.webhook_receiver import write_ca_bundle
 from crm_kit.events.bus import STREAM_NAME
 
+from .plans import E2E_PLAN, E2E_PLAN_LIMIT_PER_SECOND, PLAN_POLICY, announce_plan, refresh_until
+
 # Beside `make run` and a developer's own services: ports 51051.. and 9000.
 PORT_OFFSET = 1000
 # High enough that no functional test (a few dozen requests in a burst) meets it; the
 # rate-limit tests derive their expectations from it.
 DEFAULT_LIMIT_PER_SECOND = 50
-# A billing plan the gateway knows (GATEWAY_RATE_LIMIT_PLANS); no tenant is on it unless
-# a test publishes billing.plan.changed for it, so other tests keep the default limits.
-# Its limit is far below the default so a burst meets it however slowly the machine
-# serves (a limit above the default passed only where the gateway outran it).
-E2E_PLAN = "e2e-metered"
-E2E_PLAN_LIMIT_PER_SECOND = 10
 PASSWORD = "correct horse battery"
 
 
@@ -158,3 +154,16 @@ async def tenant_a(api: httpx.AsyncClient) -> Account:
 @pytest_asyncio.fixture
 async def tenant_b(api: httpx.AsyncClient) -> Account:
     return await sign_up(api, "Tenant B")
+
+
+@pytest_asyncio.fixture
+async def metered(api: httpx.AsyncClient) -> Account:
+    """A new tenant on the e2e plan, with an access token that carries it: the tests that
+    must see refusals burst against its low limit (see plans.py)."""
+    account = await sign_up(api, "Metered")
+    await announce_plan(account.tenant_id, E2E_PLAN)
+    policy, access_token, refresh_token = await refresh_until(
+        api, account.refresh_token, want=PLAN_POLICY
+    )
+    assert policy == PLAN_POLICY
+    return replace(account, access_token=access_token, refresh_token=refresh_token)

@@ -36,7 +36,8 @@ from crm_devstack.processes import (
 from crm_devstack.stack import GATEWAY, SERVICES, Stack, gateway_env, service_env
 from crm_devstack.testing import free_port
 
-from .conftest import DEFAULT_LIMIT_PER_SECOND, Account
+from .conftest import Account
+from .plans import E2E_PLAN_LIMIT_PER_SECOND
 
 pytestmark = pytest.mark.e2e
 
@@ -83,10 +84,10 @@ def redis_up(port: int) -> ReadyCheck:
     return lambda: port_open("127.0.0.1", port)
 
 
-def gcra_ceiling(elapsed: float) -> int:
+def gcra_ceiling(elapsed: float, per_second: int = E2E_PLAN_LIMIT_PER_SECOND) -> int:
     """The most one limit of N/second lets through in `elapsed` seconds: the whole burst
     at once, then one per 1/N s (plus one for the edges of the clocks)."""
-    return DEFAULT_LIMIT_PER_SECOND + math.ceil(elapsed * DEFAULT_LIMIT_PER_SECOND) + 1
+    return per_second + math.ceil(elapsed * per_second) + 1
 
 
 async def burst(
@@ -124,7 +125,7 @@ class TestLimitsAcrossGateways:
     async def test_two_gateway_processes_share_one_budget(
         self,
         stack: Stack,
-        tenant_a: Account,
+        metered: Account,
         processes: contextlib.ExitStack,
         tmp_path: Path,
     ) -> None:
@@ -134,7 +135,7 @@ class TestLimitsAcrossGateways:
             httpx.AsyncClient(base_url=second_url, timeout=30) as second,
         ):
             responses, elapsed = await burst(
-                [first, second], tenant_a, 4 * DEFAULT_LIMIT_PER_SECOND
+                [first, second], metered, 8 * E2E_PLAN_LIMIT_PER_SECOND
             )
 
         statuses = [r.status_code for r in responses]
@@ -149,7 +150,7 @@ class TestRateLimitStoreOutage:
     async def test_limits_stay_in_process_while_redis_is_down_then_redis_returns(
         self,
         stack: Stack,
-        tenant_a: Account,
+        metered: Account,
         processes: contextlib.ExitStack,
         tmp_path: Path,
     ) -> None:
@@ -167,14 +168,14 @@ class TestRateLimitStoreOutage:
         async with httpx.AsyncClient(base_url=url, timeout=30) as gateway:
             ready = await eventually(gateway, "/readyz", 200, within=15)
             assert ready.status_code == 200, ready.text
-            ok = await gateway.get("/v1/contacts", headers=tenant_a.headers)
+            ok = await gateway.get("/v1/contacts", headers=metered.headers)
             assert ok.status_code == 200, ok.text
 
             terminate(redis, grace=10.0)
-            served = await gateway.get("/v1/contacts", headers=tenant_a.headers)
+            served = await gateway.get("/v1/contacts", headers=metered.headers)
             assert served.status_code == 200, served.text
             await asyncio.sleep(1.0)  # a full budget again, now counted in process memory
-            responses, elapsed = await burst([gateway], tenant_a, 3 * DEFAULT_LIMIT_PER_SECOND)
+            responses, elapsed = await burst([gateway], metered, 6 * E2E_PLAN_LIMIT_PER_SECOND)
             statuses = [r.status_code for r in responses]
             assert set(statuses) == {200, 429}, statuses
             assert statuses.count(200) <= gcra_ceiling(elapsed)
@@ -192,7 +193,7 @@ class TestRateLimitStoreOutage:
             assert ready.status_code == 200, ready.text
             assert ready.json()["checks"]["rate_limit_store"] is True
             again = await eventually(
-                gateway, "/v1/contacts", 200, within=10, headers=tenant_a.headers
+                gateway, "/v1/contacts", 200, within=10, headers=metered.headers
             )
             assert again.status_code == 200, again.text
 

@@ -105,7 +105,7 @@ def _items(body: ExportCreate) -> exports_pb2.ItemFilter | None:
     "formula (starting `=`, `+`, `-`, `@`, tab or CR, and not a plain number) get a "
     "leading `'`; times are ISO 8601 UTC; money is a decimal beside its currency.",
     response_model=Export,
-    responses=problems(401, 403, 422),
+    responses=problems(401, 403, 404, 422),
 )
 async def create_export(
     body: ExportCreate, request: Request, response: Response, caller: Exporter

@@ -7,10 +7,12 @@ import uuid
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from pydantic import ValidationError
 
 from crm.crm_core.v1 import exports_pb2
 from crm_gateway.problems import Problem
-from crm_gateway.routes.exports import EXPORT_SCOPES, _search, to_export
+from crm_gateway.routes.exports import EXPORT_SCOPES, _items, _search, to_export
 from crm_gateway.schemas.exports import ExportCreate
 from crm_gateway.schemas.records import Filter, FilterGroup
 from crm_gateway.security import check_scopes
@@ -62,14 +64,88 @@ class TestSearch:
         assert refused.value.status == 422
 
 
+class TestItemFilters:
+    def test_the_body_items_become_the_lists_filters(self) -> None:
+        body = ExportCreate.model_validate(
+            {
+                "object_type": "tasks",
+                "items": {
+                    "record": "deals:d1",
+                    "assignee_id": "u1",
+                    "status": ["open", "done"],
+                    "due_before": "2026-07-01T00:00:00Z",
+                    "due_after": "2026-06-01T00:00:00+02:00",
+                },
+            }
+        )
+
+        items = _items(body)
+
+        assert items is not None
+        assert (items.record.record_type, items.record.record_id) == ("deals", "d1")
+        assert (items.assignee_id, list(items.statuses)) == ("u1", ["open", "done"])
+        assert items.due_before == "2026-07-01T00:00:00+00:00"
+        assert items.due_after == "2026-06-01T00:00:00+02:00"
+
+    def test_no_items_sends_none_and_an_empty_one_sends_an_empty_filter(self) -> None:
+        assert _items(ExportCreate(object_type="notes")) is None
+        empty = _items(ExportCreate.model_validate({"object_type": "notes", "items": {}}))
+        assert empty == exports_pb2.ItemFilter()
+
+    def test_a_malformed_record_is_422_naming_items_record(self) -> None:
+        body = ExportCreate.model_validate(
+            {"object_type": "notes", "items": {"record": "people:1"}}
+        )
+
+        with pytest.raises(Problem) as refused:
+            _items(body)
+
+        assert refused.value.status == 422
+        assert [e["field"] for e in refused.value.errors or []] == ["items.record"]
+
+    @pytest.mark.parametrize(
+        ("items", "location"),
+        [
+            ({"status": ["later"]}, ("items", "status", 0)),
+            ({"due_before": "soon"}, ("items", "due_before")),
+            ({"color": "red"}, ("items", "color")),
+        ],
+    )
+    def test_bad_item_filters_are_refused_by_the_schema(
+        self, items: dict[str, object], location: tuple[object, ...]
+    ) -> None:
+        with pytest.raises(ValidationError) as refused:
+            ExportCreate.model_validate({"object_type": "tasks", "items": items})
+
+        assert refused.value.errors()[0]["loc"] == location
+
+    def test_openapi_documents_the_item_types_and_filters_with_an_example(
+        self, app: FastAPI
+    ) -> None:
+        schemas = app.openapi()["components"]["schemas"]
+        create = schemas["ExportCreate"]
+
+        assert {"activities", "tasks", "notes"} <= set(create["properties"]["object_type"]["enum"])
+        assert set(schemas["ExportItemFilter"]["properties"]) == {
+            "record",
+            "assignee_id",
+            "status",
+            "due_before",
+            "due_after",
+        }
+        assert "tasks" in [e["object_type"] for e in create["examples"]]
+
+
 class TestScopes:
-    @pytest.mark.parametrize("scope", ["contacts:read", "deals:write", "leads:read"])
+    @pytest.mark.parametrize(
+        "scope", ["contacts:read", "deals:write", "leads:read", "tasks:read", "notes:read"]
+    )
     def test_read_on_any_exportable_type_lets_a_key_in(self, scope: str) -> None:
         check_scopes(key_with(scope), [EXPORT_SCOPES])
 
     def test_a_key_without_any_is_refused(self) -> None:
         with pytest.raises(Problem) as refused:
-            check_scopes(key_with("notes:write", "files:read"), [EXPORT_SCOPES])
+            check_scopes(key_with("tags:write", "files:read"), [EXPORT_SCOPES])
 
         assert refused.value.code == "insufficient_scope"
 

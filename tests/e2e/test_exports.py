@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from .conftest import Account
+from .test_records import post
 from .test_slice import create_contact
 
 pytestmark = pytest.mark.e2e
@@ -26,6 +27,19 @@ async def finished(api: httpx.AsyncClient, account: Account, location: str) -> d
             return body
         await asyncio.sleep(0.1)
     raise AssertionError(f"the export did not finish: {body}")
+
+
+async def exported_rows(
+    api: httpx.AsyncClient, account: Account, body: dict[str, Any]
+) -> list[dict[str, str]]:
+    """Queues the export, waits for it and reads its file through the download link."""
+    queued = await api.post("/v1/exports", json=body, headers=account.headers)
+    assert queued.status_code == 202, queued.text
+    job = await finished(api, account, queued.headers["location"])
+    assert job["state"] == "completed", job
+    downloaded = await api.get(job["download_url"])
+    assert downloaded.status_code == 200, downloaded.text
+    return list(csv.DictReader(io.StringIO(downloaded.text, newline="")))
 
 
 class TestExports:
@@ -87,3 +101,74 @@ class TestExports:
 
         assert refused.status_code == 422
         assert refused.json()["code"] == "unknown_field"
+
+
+class TestItemExports:
+    async def test_tasks_by_status_and_the_notes_of_one_record(
+        self, api: httpx.AsyncClient, tenant_a: Account, tenant_b: Account
+    ) -> None:
+        ada = await create_contact(api, tenant_a, first_name="Ada", email="ada@i.example")
+        bob = await create_contact(api, tenant_a, first_name="Bob", email="bob@i.example")
+        on_ada = [{"record_type": "contacts", "record_id": str(ada["id"])}]
+        on_bob = [{"record_type": "contacts", "record_id": str(bob["id"])}]
+        for title, status, due in (
+            ("=Call back", "open", "2026-08-02T09:00:00Z"),
+            ("Send deck", "in_progress", "2026-08-01T09:00:00Z"),
+            ("Closed", "done", "2026-07-01T09:00:00Z"),
+        ):
+            await post(
+                api, tenant_a, "/v1/tasks",
+                {"title": title, "status": status, "due_at": due, "records": on_ada},
+            )  # fmt: skip
+        note = await post(
+            api, tenant_a, "/v1/notes", {"body_html": "<p>Met Ada</p>", "records": on_ada}
+        )
+        await post(api, tenant_a, "/v1/notes", {"body_html": "<p>Bob</p>", "records": on_bob})
+        await post(api, tenant_b, "/v1/tasks", {"title": "Theirs", "status": "open"})
+
+        tasks = await exported_rows(
+            api,
+            tenant_a,
+            {
+                "object_type": "tasks",
+                "items": {"status": ["open", "in_progress"]},
+                "columns": ["title", "status", "due_at", "records"],
+            },
+        )
+        notes = await exported_rows(
+            api,
+            tenant_a,
+            {"object_type": "notes", "items": {"record": f"contacts:{ada['id']}"}},
+        )
+
+        assert tasks == [
+            {
+                "title": "Send deck",
+                "status": "in_progress",
+                "due_at": "2026-08-01T09:00:00.000000Z",
+                "records": f"contacts:{ada['id']}",
+            },
+            {
+                "title": "'=Call back",
+                "status": "open",
+                "due_at": "2026-08-02T09:00:00.000000Z",
+                "records": f"contacts:{ada['id']}",
+            },
+        ]
+        assert [(n["id"], n["body_html"], n["records"]) for n in notes] == [
+            (note["id"], "<p>Met Ada</p>", f"contacts:{ada['id']}")
+        ]
+
+    async def test_item_filters_of_the_wrong_kind_are_422_naming_the_field(
+        self, api: httpx.AsyncClient, tenant_a: Account
+    ) -> None:
+        for body, field in (
+            ({"object_type": "notes", "items": {"status": ["open"]}}, "items.statuses"),
+            ({"object_type": "tasks", "filter": ["title:eq:x"]}, "filter_groups"),
+            ({"object_type": "contacts", "items": {}}, "items"),
+            ({"object_type": "notes", "items": {"record": "nope"}}, "items.record"),
+        ):
+            refused = await api.post("/v1/exports", json=body, headers=tenant_a.headers)
+
+            assert refused.status_code == 422, refused.text
+            assert [e["field"] for e in refused.json()["errors"]] == [field]

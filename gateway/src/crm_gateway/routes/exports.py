@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from crm.crm_core.v1 import exports_pb2, records_pb2
 from crm_gateway.routes.files import TRANSFER_TIMEOUT_SECONDS, content_disposition
+from crm_gateway.routes.record_items import iso, record_param
 from crm_gateway.routes.records import query_string_search, search_to_proto
 from crm_gateway.routes.responses import no_store, problems
 from crm_gateway.routes.router import PrefixedRouter
@@ -22,7 +23,9 @@ from crm_kit.timestamps import optional_datetime, to_datetime
 router = PrefixedRouter(prefix="/v1/exports", tags=["exports"])
 
 # A key with read on any exportable type gets in; crm-core checks the export's own type.
-EXPORT_SCOPES = "contacts:read|companies:read|leads:read|deals:read"
+EXPORT_SCOPES = (
+    "contacts:read|companies:read|leads:read|deals:read|activities:read|tasks:read|notes:read"
+)
 Exporter = Annotated[RequestContext, Security(authenticated, scopes=[EXPORT_SCOPES])]
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 
@@ -71,19 +74,38 @@ def _search(body: ExportCreate) -> records_pb2.SearchRequest:
     return search
 
 
+def _items(body: ExportCreate) -> exports_pb2.ItemFilter | None:
+    """The body's item filters as the list's; crm-core decides which types take them."""
+    if body.items is None:
+        return None
+    items = body.items
+    message = exports_pb2.ItemFilter(
+        assignee_id=items.assignee_id or "",
+        statuses=items.status,
+        due_before=iso(items.due_before),
+        due_after=iso(items.due_after),
+    )
+    record = record_param(items.record, field="items.record")
+    if record is not None:
+        message.record.CopyFrom(record)
+    return message
+
+
 @router.post(
     "",
     status_code=202,
-    summary="Export records as CSV",
-    description="Queues an export of one object type, filtered and sorted like its list "
-    "(`filter` as the list's `?filter=`, `filter_groups`/`sorts`/`query` as `/search`), "
-    "and only the records the caller may see. Admins, owners and members may export "
-    "(viewers may not); an API key needs read on the type. Follow the job at `Location`; "
+    summary="Export records, activities, tasks or notes as CSV",
+    description="Queues an export of one object type, filtered and sorted like its list, "
+    "and only the rows the caller may see. Records: `filter` as the list's `?filter=`, "
+    "`filter_groups`/`sorts`/`query` as `/search`. Activities, tasks and notes: `items` "
+    "with their list's filters (`record`; tasks also `assignee_id`, `status`, "
+    "`due_before`, `due_after`), in their list's order. Admins, owners and members may "
+    "export (viewers may not); an API key needs read on the type. Follow the job at `Location`; "
     "once `completed` it carries a `download_url`. Cells a spreadsheet would run as a "
     "formula (starting `=`, `+`, `-`, `@`, tab or CR, and not a plain number) get a "
     "leading `'`; times are ISO 8601 UTC; money is a decimal beside its currency.",
     response_model=Export,
-    responses=problems(401, 403, 422),
+    responses=problems(401, 403, 404, 422),
 )
 async def create_export(
     body: ExportCreate, request: Request, response: Response, caller: Exporter
@@ -94,6 +116,7 @@ async def create_export(
             search=_search(body),
             columns=body.columns,
             byte_order_mark=body.byte_order_mark,
+            items=_items(body),
         )
     )
     response.headers["Location"] = f"/v1/exports/{created.id}"

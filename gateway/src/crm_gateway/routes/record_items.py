@@ -21,8 +21,8 @@ def refs_to_proto(refs: list[RecordRef]) -> list[pb.RecordRef]:
     return [pb.RecordRef(record_type=r.record_type, record_id=r.record_id) for r in refs]
 
 
-def record_param(value: str | None) -> pb.RecordRef | None:
-    """`contacts:<id>` from a query string; a malformed one is a 422 naming `record`."""
+def record_param(value: str | None, *, field: str = "record") -> pb.RecordRef | None:
+    """`contacts:<id>` from a query string or body; a malformed one is a 422 naming `field`."""
     if value is None:
         return None
     record_type, _, record_id = value.partition(":")
@@ -30,8 +30,8 @@ def record_param(value: str | None) -> pb.RecordRef | None:
         raise Problem(
             422,
             "invalid_record",
-            "record is <record_type>:<id>, record_type one of " + ", ".join(RECORD_TYPES),
-            errors=[{"field": "record", "message": "expected <record_type>:<id>"}],
+            f"{field} is <record_type>:<id>, record_type one of " + ", ".join(RECORD_TYPES),
+            errors=[{"field": field, "message": "expected <record_type>:<id>"}],
         )
     return pb.RecordRef(record_type=record_type, record_id=record_id)
 

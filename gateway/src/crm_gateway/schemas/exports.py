@@ -5,17 +5,66 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from crm_gateway.schemas import ApiModel
+from crm_gateway.schemas.engagements import TaskStatus
 from crm_gateway.schemas.records import FilterGroup, SortSpec
 
-ExportableType = Literal["contacts", "companies", "leads", "deals"]
+ExportableType = Literal["contacts", "companies", "leads", "deals", "activities", "tasks", "notes"]
 ExportState = Literal["queued", "running", "completed", "failed", "expired"]
 
 
+class ExportItemFilter(ApiModel):
+    """The filters of the activity, task and note lists, spelled as their query strings."""
+
+    record: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Only items attached to this record, `<record_type>:<id>`; one the "
+        "caller may not see answers 404, as in the list",
+        examples=["contacts:5b0c5c1e-3f7a-4c39-9d0e-2f6f1d9b6a10"],
+    )
+    assignee_id: str | None = Field(default=None, max_length=100, description="Tasks only")
+    status: list[TaskStatus] = Field(
+        default_factory=list, max_length=4, description="Tasks only: any of these"
+    )
+    due_before: datetime | None = Field(
+        default=None, description="Tasks only: due strictly before (with an offset)"
+    )
+    due_after: datetime | None = Field(
+        default=None, description="Tasks only: due at or after (with an offset)"
+    )
+
+
 class ExportCreate(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"object_type": "contacts", "filter": ["custom_fields.tier:eq:gold"]},
+                {
+                    "object_type": "tasks",
+                    "items": {
+                        "status": ["open", "in_progress"],
+                        "due_before": "2026-07-01T00:00:00Z",
+                    },
+                    "columns": ["title", "status", "due_at", "assignee_id", "records"],
+                },
+                {
+                    "object_type": "notes",
+                    "items": {"record": "contacts:5b0c5c1e-3f7a-4c39-9d0e-2f6f1d9b6a10"},
+                },
+            ]
+        }
+    )
+
     object_type: ExportableType
+    items: ExportItemFilter | None = Field(
+        default=None,
+        description="Activities, tasks and notes only: their list's filters (all must "
+        "hold). They take no `filter`, `filter_groups`, `sorts` or `query`, and record "
+        "types take no `items` (422 naming the field)",
+    )
     filter: list[str] = Field(
         default_factory=list,
         max_length=20,
@@ -41,10 +90,12 @@ class ExportCreate(ApiModel):
     columns: list[str] = Field(
         default_factory=list,
         max_length=200,
-        description="Field names as filters spell them (`email`, `custom_fields.tier`; "
-        "deals also `amount`), in file order. Default: every standard field, then every "
-        "custom field. Headers are these names; a currency custom field adds "
-        "`<name>.currency`",
+        description="Records: field names as filters spell them (`email`, "
+        "`custom_fields.tier`; deals also `amount`), in file order. Default: every "
+        "standard field, then every custom field. Headers are these names; a currency "
+        "custom field adds `<name>.currency`. Activities, tasks and notes: their fixed "
+        "columns (the API's field names, `records` as `contacts:<id>; deals:<id>`), all "
+        "by default",
     )
     byte_order_mark: bool = Field(
         default=False,

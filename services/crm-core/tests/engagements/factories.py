@@ -37,9 +37,15 @@ async def create_task(
 
 
 async def create_activity(
-    factory: Factory, *, tenant: uuid.UUID, refs: list[RecordRef], kind: str = "call", **extra: Any
+    factory: Factory,
+    *,
+    tenant: uuid.UUID,
+    refs: list[RecordRef],
+    kind: str = "call",
+    subject: str = "Intro",
+    **extra: Any,
 ) -> Activity:
     async with unit_of_work(factory, tenant_id=tenant) as session:
         return await activities.create(
-            session, data=ActivityCreate(kind=kind, subject="Intro", records=refs, **extra)
+            session, data=ActivityCreate(kind=kind, subject=subject, records=refs, **extra)
         )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from crm_core.engagements.tasks import TaskFilter
 from crm_core.exports import service as exports
 from crm_core.exports.query import ExportSelection
 from crm_core.exports.service import ExportRequest, Requester
@@ -37,9 +38,11 @@ async def queue_export(
     columns: list[str] | None = None,
     requester: Requester = ADMIN,
     byte_order_mark: bool = False,
+    items: TaskFilter | None = None,
+    query: str = "",
 ) -> ExportJob:
     selection = ExportSelection(
-        filter_groups=[filters] if filters else [], sorts=sorts or [], query=""
+        filter_groups=[filters] if filters else [], sorts=sorts or [], query=query, items=items
     )
     request = ExportRequest(object_type, selection, columns or [], byte_order_mark)
     async with unit_of_work(factory, tenant_id=tenant) as session:
@@ -54,6 +57,17 @@ async def run_all(worker: ExportWorker) -> None:
 async def job_of(factory: Factory, *, tenant: uuid.UUID, job_id: uuid.UUID) -> ExportJob:
     async with unit_of_work(factory, tenant_id=tenant) as session:
         return await exports.get(session, job_id=job_id)
+
+
+async def export_rows(
+    factory: Factory, worker: ExportWorker, root: Path, *, tenant: uuid.UUID, **kwargs: object
+) -> list[dict[str, str]]:
+    """Queues an export, runs the worker and reads the completed job's file."""
+    job = await queue_export(factory, tenant=tenant, **kwargs)  # type: ignore[arg-type]
+    await run_all(worker)
+    done = await job_of(factory, tenant=tenant, job_id=job.id)
+    assert done.state == "completed", done.error_message
+    return read_csv(root, done)
 
 
 def read_csv(root: Path, job: ExportJob) -> list[dict[str, str]]:

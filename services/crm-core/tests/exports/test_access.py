@@ -13,7 +13,6 @@ import pytest
 from crm_core.exports import links
 from crm_core.exports import service as exports
 from crm_core.exports.worker import ExportWorker
-from crm_core.files.storage import LocalDiskStore
 from crm_core.models import ExportJob
 from crm_core.permissions.roles import authorize_export
 from crm_kit.db.models import utcnow
@@ -27,11 +26,6 @@ from .factories import Factory, job_of, queue_export, read_csv, requester_for, r
 pytestmark = pytest.mark.integration
 
 LINK_LIFETIME = timedelta(minutes=15)
-
-
-@pytest.fixture
-def worker(factory: Factory, tmp_path: Path) -> ExportWorker:
-    return ExportWorker(factory, LocalDiskStore(tmp_path))
 
 
 async def completed(factory: Factory, worker: ExportWorker, *, tenant: uuid.UUID) -> ExportJob:

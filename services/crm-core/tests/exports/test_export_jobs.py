@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func, select, text
 
 from crm_core.exports.worker import ExportWorker
-from crm_core.files.storage import LocalDiskStore
 from crm_core.models import ExportJob, ExportQueueEntry
 from crm_core.queries.filters import Filter
 from crm_core.queries.sorting import Sort
@@ -24,26 +23,11 @@ from ..custom_fields.factories import define_field
 from ..deals.factories import create_deal
 from ..leads.factories import create_lead
 from ..pipelines.factories import create_default_pipeline
-from .factories import Factory, job_of, queue_export, read_csv, run_all
+from .factories import Factory, export_rows, job_of, queue_export, run_all
 
 pytestmark = pytest.mark.integration
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
-
-
-@pytest.fixture
-def worker(factory: Factory, tmp_path: Path) -> ExportWorker:
-    return ExportWorker(factory, LocalDiskStore(tmp_path))
-
-
-async def export_rows(
-    factory: Factory, worker: ExportWorker, root: Path, *, tenant: uuid.UUID, **kwargs: object
-) -> list[dict[str, str]]:
-    job = await queue_export(factory, tenant=tenant, **kwargs)  # type: ignore[arg-type]
-    await run_all(worker)
-    done = await job_of(factory, tenant=tenant, job_id=job.id)
-    assert done.state == "completed", done.error_message
-    return read_csv(root, done)
 
 
 class TestRowsAndColumns:

@@ -15,11 +15,11 @@ from crm_core.engagements.items import (
     ItemKind,
     ItemPage,
     add_item,
+    attached_to,
     newest_first,
     parse_time,
     update_item,
 )
-from crm_core.engagements.links import linked_ids
 from crm_core.models import Activity
 from crm_core.models.engagement import ACTIVITY_KINDS
 from crm_core.timeline.record_refs import RecordRef, checked_refs, require_record
@@ -42,6 +42,8 @@ ACTIVITY = ItemKind(
     ),
 )
 MAX_PARTICIPANTS = 100
+# The list (and an export) runs most recent first by this time.
+LISTED_AT = Activity.occurred_at
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ async def list_page(
     query = select(Activity)
     if record is not None:
         await require_record(session, record)
-        query = query.where(Activity.id.in_(linked_ids("activity", record)))
+        query = query.where(attached_to(ACTIVITY, record))
     return await newest_first(
-        session, query, at=Activity.occurred_at, id_=Activity.id, limit=limit, cursor=cursor
+        session, query, at=LISTED_AT, id_=Activity.id, limit=limit, cursor=cursor
     )

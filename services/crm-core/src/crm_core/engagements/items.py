@@ -17,9 +17,10 @@ from google.protobuf.struct_pb2 import Struct
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql.elements import ColumnElement
 
 from crm.events.v1 import crm_core_pb2 as events
-from crm_core.engagements.links import links_of, remove_links, replace_links
+from crm_core.engagements.links import linked_ids, links_of, remove_links, replace_links
 from crm_core.events import outbox
 from crm_core.timeline.cursor import decode_cursor, encode_cursor
 from crm_core.timeline.field_history import json_value
@@ -172,6 +173,17 @@ def page_size(limit: int) -> int:
     return limit or DEFAULT_PAGE_SIZE
 
 
+def attached_to(kind: ItemKind, record: RecordRef) -> ColumnElement[bool]:
+    """The items of this kind attached to the record: the lists' `record` filter."""
+    criterion: ColumnElement[bool] = kind.model.id.in_(linked_ids(kind.name, record))
+    return criterion
+
+
+def newest_order(at: Any, id_: Any) -> tuple[Any, Any]:
+    """The order of the activity and note lists: (at, id) descending."""
+    return at.desc(), id_.desc()
+
+
 async def newest_first(
     session: AsyncSession, query: Select[Any], *, at: Any, id_: Any, limit: int, cursor: str
 ) -> ItemPage:
@@ -180,7 +192,7 @@ async def newest_first(
     if cursor:
         after_at, after_id = decode_cursor(cursor)
         query = query.where((at < after_at) | ((at == after_at) & (id_ < after_id)))
-    rows = list(await session.scalars(query.order_by(at.desc(), id_.desc()).limit(size + 1)))
+    rows = list(await session.scalars(query.order_by(*newest_order(at, id_)).limit(size + 1)))
     more = len(rows) > size
     rows = rows[:size]
     last = rows[-1] if more else None

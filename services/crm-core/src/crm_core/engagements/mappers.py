@@ -32,10 +32,10 @@ def refs_from_proto(refs: Any) -> list[RecordRef]:
     return [parse_ref(r.record_type, r.record_id, field="records") for r in refs]
 
 
-def optional_record(request: Any) -> RecordRef | None:
+def optional_record(request: Any, *, field: str = "record") -> RecordRef | None:
     if not request.HasField("record"):
         return None
-    return parse_ref(request.record.record_type, request.record.record_id)
+    return parse_ref(request.record.record_type, request.record.record_id, field=field)
 
 
 def _meta(item: Any, refs: list[RecordRef]) -> pb.ItemMeta:
@@ -182,13 +182,15 @@ def task_changes(request: pb.UpdateTaskRequest) -> dict[str, Any]:
     return _owner(changes)
 
 
-def task_filter(request: pb.ListTasksRequest) -> TaskFilter:
+def task_filter(request: Any, *, prefix: str = "") -> TaskFilter:
+    """The filters of a ListTasksRequest, or of an export's ItemFilter (which spells
+    them alike; its errors name `items.<field>`)."""
     return TaskFilter(
-        record=optional_record(request),
-        assignee_id=optional_uuid(request.assignee_id, field="assignee_id"),
+        record=optional_record(request, field=f"{prefix}record"),
+        assignee_id=optional_uuid(request.assignee_id, field=f"{prefix}assignee_id"),
         statuses=tuple(request.statuses),
-        due_before=parse_time(request.due_before, field="due_before"),
-        due_after=parse_time(request.due_after, field="due_after"),
+        due_before=parse_time(request.due_before, field=f"{prefix}due_before"),
+        due_after=parse_time(request.due_after, field=f"{prefix}due_after"),
     )
 
 

@@ -9,14 +9,22 @@ from typing import Any, cast
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.engagements.items import ItemKind, ItemPage, add_item, newest_first, update_item
-from crm_core.engagements.links import linked_ids
+from crm_core.engagements.items import (
+    ItemKind,
+    ItemPage,
+    add_item,
+    attached_to,
+    newest_first,
+    update_item,
+)
 from crm_core.engagements.sanitize import sanitize_note
 from crm_core.models import Note
 from crm_core.timeline.record_refs import RecordRef, require_record
 from crm_kit.db.models import new_id
 
 NOTE = ItemKind(name="note", model=Note, fields=("body_html", "owner_id"))
+# The list (and an export) runs newest first by this time.
+LISTED_AT = Note.created_at
 
 
 async def create(
@@ -51,7 +59,5 @@ async def list_page(
     query = select(Note)
     if record is not None:
         await require_record(session, record)
-        query = query.where(Note.id.in_(linked_ids("note", record)))
-    return await newest_first(
-        session, query, at=Note.created_at, id_=Note.id, limit=limit, cursor=cursor
-    )
+        query = query.where(attached_to(NOTE, record))
+    return await newest_first(session, query, at=LISTED_AT, id_=Note.id, limit=limit, cursor=cursor)

@@ -8,18 +8,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from crm_core.engagements.items import (
     ItemKind,
     ItemPage,
     add_item,
+    attached_to,
     page_size,
     parse_time,
     update_item,
 )
-from crm_core.engagements.links import linked_ids
 from crm_core.models import Task
 from crm_core.models.engagement import TASK_STATUSES
 from crm_core.timeline.cursor import decode_cursor, encode_cursor
@@ -80,10 +81,10 @@ class TaskFilter:
     due_after: datetime | None = None
 
 
-def clean_status(value: Any) -> str:
+def clean_status(value: Any, *, field: str = "status") -> str:
     if value not in TASK_STATUSES:
         raise InvalidArgument(
-            f"status is one of {', '.join(TASK_STATUSES)}", code="invalid_status", field="status"
+            f"status is one of {', '.join(TASK_STATUSES)}", code="invalid_status", field=field
         )
     return str(value)
 
@@ -151,28 +152,41 @@ async def update(
     )
 
 
+def task_criteria(filters: TaskFilter) -> list[ColumnElement[bool]]:
+    """The list filters as SQL conditions (statuses checked), for the list and exports.
+    The record's own existence is the caller's to check (`require_record`)."""
+    criteria: list[ColumnElement[bool]] = []
+    if filters.record is not None:
+        criteria.append(attached_to(TASK, filters.record))
+    if filters.assignee_id is not None:
+        criteria.append(Task.assignee_id == filters.assignee_id)
+    if filters.statuses:
+        # literal() elements, not an expanding list: exports compile the statement once.
+        criteria.append(Task.status.in_([literal(clean_status(s)) for s in filters.statuses]))
+    if filters.due_before is not None:
+        criteria.append(Task.due_at < filters.due_before)
+    if filters.due_after is not None:
+        criteria.append(Task.due_at >= filters.due_after)
+    return criteria
+
+
+# The list's order: soonest due first, undated last, ties by id.
+DUE_ORDER = (func.coalesce(Task.due_at, NO_DUE_DATE), Task.id)
+
+
 async def list_page(
     session: AsyncSession, *, filters: TaskFilter, limit: int, cursor: str
 ) -> ItemPage:
     """Tasks matching every filter set, soonest due first (undated last), ties by id."""
     size = page_size(limit)
-    due = func.coalesce(Task.due_at, NO_DUE_DATE)
-    query = select(Task)
+    due = DUE_ORDER[0]
     if filters.record is not None:
         await require_record(session, filters.record)
-        query = query.where(Task.id.in_(linked_ids("task", filters.record)))
-    if filters.assignee_id is not None:
-        query = query.where(Task.assignee_id == filters.assignee_id)
-    if filters.statuses:
-        query = query.where(Task.status.in_([clean_status(s) for s in filters.statuses]))
-    if filters.due_before is not None:
-        query = query.where(Task.due_at < filters.due_before)
-    if filters.due_after is not None:
-        query = query.where(Task.due_at >= filters.due_after)
+    query = select(Task).where(*task_criteria(filters))
     if cursor:
         after_due, after_id = decode_cursor(cursor)
         query = query.where((due > after_due) | ((due == after_due) & (Task.id > after_id)))
-    rows = list(await session.scalars(query.order_by(due, Task.id).limit(size + 1)))
+    rows = list(await session.scalars(query.order_by(*DUE_ORDER).limit(size + 1)))
     more = len(rows) > size
     rows = rows[:size]
     last = rows[-1] if more else None

@@ -18,11 +18,11 @@ from crm.crm_core.v1 import exports_pb2
 from crm.crm_core.v1 import exports_pb2_grpc as pb_grpc
 from crm_core.exports import links, mappers
 from crm_core.exports import service as exports
+from crm_core.exports.plan import EXPORTABLE_TYPES
 from crm_core.exports.service import Requester
 from crm_core.files.storage import FileStore
 from crm_core.permissions.roles import authorize_export
 from crm_core.permissions.visibility import audience_of, caller_session
-from crm_core.records.registry import OBJECT_TYPES
 from crm_kit.auth import api_key_format
 from crm_kit.auth.tokens import API_KEY_ACTOR
 from crm_kit.context import current_context
@@ -42,8 +42,8 @@ def _readable_types() -> list[str]:
     """The object types whose exports the caller may see (an API key: its scopes)."""
     ctx = current_context()
     if ctx.actor_kind != API_KEY_ACTOR:
-        return list(OBJECT_TYPES)
-    return [t for t in OBJECT_TYPES if api_key_format.grants(ctx.scopes, f"{t}:read")]
+        return list(EXPORTABLE_TYPES)
+    return [t for t in EXPORTABLE_TYPES if api_key_format.grants(ctx.scopes, f"{t}:read")]
 
 
 @dataclass
@@ -56,7 +56,7 @@ class ExportServicer(pb_grpc.ExportServiceServicer):
         self, request: exports_pb2.CreateExportRequest, context: ServicerContext
     ) -> exports_pb2.Export:
         wanted = mappers.request_from_proto(request)
-        authorize_export(wanted.object_type if wanted.object_type in OBJECT_TYPES else None)
+        authorize_export(wanted.object_type if wanted.object_type in EXPORTABLE_TYPES else None)
         async with caller_session(self.factory) as session:
             job = await exports.create(session, request=wanted, requester=_requester())
         return mappers.to_proto(job)

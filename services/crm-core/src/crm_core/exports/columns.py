@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Integer, Numeric, Text, and_, case, cast, func, literal, not_, select
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from crm_core.custom_fields.currencies import MINOR_UNIT_DIGITS
@@ -45,7 +46,13 @@ class ExportColumn:
     expr: ColumnElement[Any]
 
 
-def neutralized(text: ColumnElement[Any]) -> ColumnElement[Any]:
+# A column or an expression.
+SqlValue = ColumnElement[Any] | InstrumentedAttribute[Any]
+# Each column name of a type, in the default order, and how to render it.
+Renderers = dict[str, Callable[[], list[ExportColumn]]]
+
+
+def neutralized(text: SqlValue) -> ColumnElement[Any]:
     """The text with a `'` in front when a spreadsheet would read it as a formula."""
     # ascii() reads the first character's code without building a substring: the
     # cheapest test PostgreSQL has, and most cells fail it at once.
@@ -56,7 +63,7 @@ def neutralized(text: ColumnElement[Any]) -> ColumnElement[Any]:
     return case((triggered, literal("'", Text()) + text), else_=text)
 
 
-def iso_utc(value: ColumnElement[Any]) -> ColumnElement[Any]:
+def iso_utc(value: SqlValue) -> ColumnElement[Any]:
     return func.to_char(func.timezone("UTC", value), ISO_UTC)
 
 
@@ -128,11 +135,9 @@ def _custom(spec: ObjectSpec, definition: CustomFieldDefinition) -> list[ExportC
     return [ExportColumn(header, neutralized(element.astext))]
 
 
-def _available(
-    spec: ObjectSpec, definitions: dict[str, CustomFieldDefinition]
-) -> dict[str, Callable[[], list[ExportColumn]]]:
+def _available(spec: ObjectSpec, definitions: dict[str, CustomFieldDefinition]) -> Renderers:
     """Every column name of the type, in the default order, and how to render it."""
-    columns: dict[str, Callable[[], list[ExportColumn]]] = {}
+    columns: Renderers = {}
     for name, field in spec.fields.items():
         columns[name] = lambda name=name, field=field: [  # type: ignore[misc]
             ExportColumn(name, _standard(field.kind, field.column))
@@ -165,7 +170,12 @@ def export_columns(
     spec: ObjectSpec, definitions: dict[str, CustomFieldDefinition], names: list[str]
 ) -> list[ExportColumn]:
     """The columns `names` asks for, rendered; an unknown or repeated name is refused."""
-    available = _available(spec, definitions)
+    return pick_columns(_available(spec, definitions), names)
+
+
+def pick_columns(available: Renderers, names: list[str]) -> list[ExportColumn]:
+    """The columns of `available` that `names` asks for, in that order, rendered; an
+    unknown or repeated name is refused naming it (records and items alike)."""
     if not 0 < len(names) <= MAX_COLUMNS:
         raise InvalidArgument(
             f"an export has 1..{MAX_COLUMNS} columns", code="invalid_columns", field="columns"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from crm.crm_core.v1 import exports_pb2
+from crm_core.engagements.mappers import task_filter
 from crm_core.exports.query import ExportSelection
 from crm_core.exports.service import DownloadLink, ExportRequest
 from crm_core.models import ExportJob
@@ -12,10 +13,11 @@ from crm_kit.timestamps import to_timestamp
 
 def request_from_proto(message: exports_pb2.CreateExportRequest) -> ExportRequest:
     search = search_from_proto(message.search)
+    items = task_filter(message.items, prefix="items.") if message.HasField("items") else None
     return ExportRequest(
         object_type=message.object_type,
         selection=ExportSelection(
-            filter_groups=search.filter_groups, sorts=search.sorts, query=search.query
+            filter_groups=search.filter_groups, sorts=search.sorts, query=search.query, items=items
         ),
         columns=list(message.columns),
         byte_order_mark=message.byte_order_mark,

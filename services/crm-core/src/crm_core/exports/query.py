@@ -16,6 +16,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.orm import with_loader_criteria
 
+from crm_core.engagements.tasks import TaskFilter
 from crm_core.exports.columns import ExportColumn
 from crm_core.permissions.visibility import Audience, visibility_criteria
 from crm_core.queries.fields import FieldCatalog
@@ -30,11 +31,13 @@ _DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
 
 @dataclass(frozen=True)
 class ExportSelection:
-    """Which records an export holds and in what order (as the list API takes them)."""
+    """Which rows an export holds and in what order, as the list API takes them:
+    records by filter groups, sorts and query; items by their list's filters."""
 
     filter_groups: list[list[Filter]]
     sorts: list[Sort]
     query: str = ""
+    items: TaskFilter | None = None
 
 
 @dataclass(frozen=True)
@@ -65,12 +68,20 @@ def build_select(
     match = text_match(spec, selection.query, trigram=False)
     if match is not None:
         statement = statement.where(match.predicate)
+    return scoped(statement, audience=audience, tenant=tenant).order_by(
+        *order_by(keys, spec.id_column)
+    )
+
+
+def scoped(statement: Select[Any], *, audience: Audience, tenant: uuid.UUID) -> Select[Any]:
+    """The statement limited, subqueries included, to the tenant and to what the
+    audience may see: what the caller's session would add to a list's query."""
     criteria: list[Any] = [
         with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == tenant, include_aliases=True)
     ]
     if not audience.sees_all:
         criteria.extend(visibility_criteria(audience, tenant))
-    return statement.options(*criteria).order_by(*order_by(keys, spec.id_column))
+    return statement.options(*criteria)
 
 
 def compile_select(statement: Select[Any]) -> CompiledSelect:

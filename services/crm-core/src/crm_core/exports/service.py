@@ -12,17 +12,17 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_core.engagements.tasks import TaskFilter
 from crm_core.exports import links
-from crm_core.exports.columns import default_column_names, export_columns
-from crm_core.exports.query import ExportSelection, build_select
+from crm_core.exports.plan import plan_export
+from crm_core.exports.query import ExportSelection
 from crm_core.models import ExportJob, ExportQueueEntry
 from crm_core.permissions.visibility import Audience
-from crm_core.queries.fields import load_catalog
 from crm_core.queries.filters import Filter
 from crm_core.queries.search import page_size
 from crm_core.queries.sorting import Sort
-from crm_core.records.registry import object_spec
 from crm_core.timeline.cursor import decode_cursor, encode_cursor
+from crm_core.timeline.record_refs import RecordRef
 from crm_kit.db.models import new_id, utcnow
 from crm_kit.db.session import session_tenant
 from crm_kit.errors import PreconditionFailed
@@ -71,7 +71,40 @@ def _selection_json(selection: ExportSelection) -> dict[str, Any]:
         ],
         "sorts": [{"field": s.field, "direction": s.direction} for s in selection.sorts],
         "query": selection.query,
+        "items": None if selection.items is None else _items_json(selection.items),
     }
+
+
+def _items_json(items: TaskFilter) -> dict[str, Any]:
+    def text(value: Any) -> str | None:
+        return None if value is None else str(value)
+
+    return {
+        "record": None
+        if items.record is None
+        else [items.record.record_type, text(items.record.record_id)],
+        "assignee_id": text(items.assignee_id),
+        "statuses": list(items.statuses),
+        "due_before": None if items.due_before is None else items.due_before.isoformat(),
+        "due_after": None if items.due_after is None else items.due_after.isoformat(),
+    }
+
+
+def _stored_items(raw: dict[str, Any] | None) -> TaskFilter | None:
+    if raw is None:
+        return None
+
+    def time(value: str | None) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value)
+
+    record = raw["record"]
+    return TaskFilter(
+        record=None if record is None else RecordRef(record[0], uuid.UUID(record[1])),
+        assignee_id=None if raw["assignee_id"] is None else uuid.UUID(raw["assignee_id"]),
+        statuses=tuple(raw["statuses"]),
+        due_before=time(raw["due_before"]),
+        due_after=time(raw["due_after"]),
+    )
 
 
 def stored_selection(job: ExportJob) -> ExportSelection:
@@ -80,6 +113,7 @@ def stored_selection(job: ExportJob) -> ExportSelection:
         filter_groups=[[Filter(**f) for f in group] for group in raw["filter_groups"]],
         sorts=[Sort(**s) for s in raw["sorts"]],
         query=raw["query"],
+        items=_stored_items(raw.get("items")),
     )
 
 
@@ -87,30 +121,26 @@ async def create(
     session: AsyncSession, *, request: ExportRequest, requester: Requester
 ) -> ExportJob:
     """Queues the export once its type, columns, filters and sorts check out."""
-    spec = object_spec(request.object_type)
-    catalog = await load_catalog(session, spec)
-    definitions = catalog.definitions.get(spec.name, {})
-    names = request.columns or default_column_names(spec, definitions)
-    columns = export_columns(spec, definitions, names)
     tenant = session_tenant(session)
-    # Compiling the statement checks the filters and sorts exactly as the worker will.
-    build_select(
-        catalog,
-        columns=columns,
+    # Planning checks the request exactly as the worker will run it.
+    plan = await plan_export(
+        session,
+        object_type=request.object_type,
         selection=request.selection,
+        names=request.columns,
         audience=requester.audience,
         tenant=tenant,
     )
     job = ExportJob(
         id=new_id(),
-        object_type=spec.name,
+        object_type=request.object_type,
         state="queued",
         request={
             **_selection_json(request.selection),
-            "columns": names,
+            "columns": plan.names,
             "byte_order_mark": request.byte_order_mark,
         },
-        columns=[c.header for c in columns],
+        columns=[c.header for c in plan.columns],
         requested_by=requester.user_id,
         requester_kind=requester.kind,
         requester_roles=list(requester.roles),

@@ -22,15 +22,13 @@ from datetime import timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm_core.exports.columns import export_columns
-from crm_core.exports.query import build_select, compile_select
+from crm_core.exports.plan import plan_export
+from crm_core.exports.query import compile_select
 from crm_core.exports.service import stored_selection
 from crm_core.exports.stream import CopyProgress, copy_csv, header_line
 from crm_core.files.storage import FileStore
 from crm_core.models import ExportJob, ExportQueueEntry
 from crm_core.permissions.visibility import audience_of
-from crm_core.queries.fields import load_catalog
-from crm_core.records.registry import object_spec
 from crm_kit.background import repeat
 from crm_kit.context import RequestContext
 from crm_kit.db.driver_reads import session_driver
@@ -132,26 +130,21 @@ class ExportWorker:
     async def _write(self, claim: Claim, job: ExportJob, progress: CopyProgress) -> None:
         key = storage_key(job)
         async with unit_of_work(self._factory, tenant_id=claim.tenant_id) as session:
-            spec = object_spec(job.object_type)
-            catalog = await load_catalog(session, spec)
-            columns = export_columns(
-                spec, catalog.definitions.get(spec.name, {}), job.request["columns"]
-            )
             requester = RequestContext(
                 tenant_id=claim.tenant_id,
                 user_id=job.requested_by,
                 roles=tuple(job.requester_roles),
                 actor_kind=job.requester_kind,
             )
-            query = compile_select(
-                build_select(
-                    catalog,
-                    columns=columns,
-                    selection=stored_selection(job),
-                    audience=audience_of(requester),
-                    tenant=claim.tenant_id,
-                )
+            plan = await plan_export(
+                session,
+                object_type=job.object_type,
+                selection=stored_selection(job),
+                names=job.request["columns"],
+                audience=audience_of(requester),
+                tenant=claim.tenant_id,
             )
+            columns, query = plan.columns, compile_select(plan.statement)
             driver = await session_driver(session)
 
             async def chunks() -> AsyncGenerator[bytes, None]:

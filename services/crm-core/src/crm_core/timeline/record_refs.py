@@ -6,8 +6,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from crm_core.records.registry import object_spec
 from crm_kit.errors import InvalidArgument, NotFound
@@ -34,6 +35,13 @@ async def _existing(session: AsyncSession, record_type: str, ids: set[uuid.UUID]
     spec = object_spec(record_type)
     found = await session.scalars(select(spec.id_column).where(spec.id_column.in_(ids)))
     return set(found)
+
+
+def record_exists(ref: RecordRef) -> ColumnElement[bool]:
+    """SQL that holds while the record exists; under a caller's visibility criteria,
+    while the caller may see it (for statements run outside its session: exports)."""
+    spec = object_spec(ref.record_type)
+    return exists(select(spec.id_column).where(spec.id_column == ref.record_id))
 
 
 async def require_record(session: AsyncSession, ref: RecordRef) -> None:

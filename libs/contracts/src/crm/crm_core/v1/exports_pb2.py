@@ -22,31 +22,34 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from crm.crm_core.v1 import engagements_pb2 as crm_dot_crm__core_dot_v1_dot_engagements__pb2
 from crm.crm_core.v1 import records_pb2 as crm_dot_crm__core_dot_v1_dot_records__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63rm/crm_core/v1/exports.proto\x12\x0f\x63rm.crm_core.v1\x1a\x1d\x63rm/crm_core/v1/records.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\x01\n\x13\x43reateExportRequest\x12\x13\n\x0bobject_type\x18\x01 \x01(\t\x12.\n\x06search\x18\x02 \x01(\x0b\x32\x1e.crm.crm_core.v1.SearchRequest\x12\x0f\n\x07\x63olumns\x18\x03 \x03(\t\x12\x17\n\x0f\x62yte_order_mark\x18\x04 \x01(\x08\"\x16\n\x08\x45xportId\x12\n\n\x02id\x18\x01 \x01(\t\"\xde\x03\n\x06\x45xport\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bobject_type\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x14\n\x0crows_written\x18\x04 \x01(\x03\x12\x12\n\nsize_bytes\x18\x05 \x01(\x03\x12\x0f\n\x07\x63olumns\x18\x06 \x03(\t\x12\x14\n\x0crequested_by\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x66ile_expires_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x64ownload_token\x18\x0c \x01(\t\x12\x37\n\x13\x64ownload_expires_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nerror_code\x18\x0e \x01(\t\x12\x15\n\rerror_message\x18\x0f \x01(\t\x12\x10\n\x08\x61ttempts\x18\x10 \x01(\x05\"3\n\x12ListExportsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"T\n\x13ListExportsResponse\x12(\n\x07\x65xports\x18\x01 \x03(\x0b\x32\x17.crm.crm_core.v1.Export\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\"2\n\x15\x44ownloadExportRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\"X\n\x13\x44ownloadExportChunk\x12)\n\x06\x65xport\x18\x01 \x01(\x0b\x32\x17.crm.crm_core.v1.ExportH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part2\xdb\x02\n\rExportService\x12M\n\x0c\x43reateExport\x12$.crm.crm_core.v1.CreateExportRequest\x1a\x17.crm.crm_core.v1.Export\x12?\n\tGetExport\x12\x19.crm.crm_core.v1.ExportId\x1a\x17.crm.crm_core.v1.Export\x12X\n\x0bListExports\x12#.crm.crm_core.v1.ListExportsRequest\x1a$.crm.crm_core.v1.ListExportsResponse\x12`\n\x0e\x44ownloadExport\x12&.crm.crm_core.v1.DownloadExportRequest\x1a$.crm.crm_core.v1.DownloadExportChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63rm/crm_core/v1/exports.proto\x12\x0f\x63rm.crm_core.v1\x1a!crm/crm_core/v1/engagements.proto\x1a\x1d\x63rm/crm_core/v1/records.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb0\x01\n\x13\x43reateExportRequest\x12\x13\n\x0bobject_type\x18\x01 \x01(\t\x12.\n\x06search\x18\x02 \x01(\x0b\x32\x1e.crm.crm_core.v1.SearchRequest\x12\x0f\n\x07\x63olumns\x18\x03 \x03(\t\x12\x17\n\x0f\x62yte_order_mark\x18\x04 \x01(\x08\x12*\n\x05items\x18\x05 \x01(\x0b\x32\x1b.crm.crm_core.v1.ItemFilter\"\x86\x01\n\nItemFilter\x12*\n\x06record\x18\x01 \x01(\x0b\x32\x1a.crm.crm_core.v1.RecordRef\x12\x13\n\x0b\x61ssignee_id\x18\x02 \x01(\t\x12\x10\n\x08statuses\x18\x03 \x03(\t\x12\x12\n\ndue_before\x18\x04 \x01(\t\x12\x11\n\tdue_after\x18\x05 \x01(\t\"\x16\n\x08\x45xportId\x12\n\n\x02id\x18\x01 \x01(\t\"\xde\x03\n\x06\x45xport\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bobject_type\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x14\n\x0crows_written\x18\x04 \x01(\x03\x12\x12\n\nsize_bytes\x18\x05 \x01(\x03\x12\x0f\n\x07\x63olumns\x18\x06 \x03(\t\x12\x14\n\x0crequested_by\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x66ile_expires_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x64ownload_token\x18\x0c \x01(\t\x12\x37\n\x13\x64ownload_expires_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nerror_code\x18\x0e \x01(\t\x12\x15\n\rerror_message\x18\x0f \x01(\t\x12\x10\n\x08\x61ttempts\x18\x10 \x01(\x05\"3\n\x12ListExportsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"T\n\x13ListExportsResponse\x12(\n\x07\x65xports\x18\x01 \x03(\x0b\x32\x17.crm.crm_core.v1.Export\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\"2\n\x15\x44ownloadExportRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\"X\n\x13\x44ownloadExportChunk\x12)\n\x06\x65xport\x18\x01 \x01(\x0b\x32\x17.crm.crm_core.v1.ExportH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part2\xdb\x02\n\rExportService\x12M\n\x0c\x43reateExport\x12$.crm.crm_core.v1.CreateExportRequest\x1a\x17.crm.crm_core.v1.Export\x12?\n\tGetExport\x12\x19.crm.crm_core.v1.ExportId\x1a\x17.crm.crm_core.v1.Export\x12X\n\x0bListExports\x12#.crm.crm_core.v1.ListExportsRequest\x1a$.crm.crm_core.v1.ListExportsResponse\x12`\n\x0e\x44ownloadExport\x12&.crm.crm_core.v1.DownloadExportRequest\x1a$.crm.crm_core.v1.DownloadExportChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.crm_core.v1.exports_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CREATEEXPORTREQUEST']._serialized_start=115
-  _globals['_CREATEEXPORTREQUEST']._serialized_end=247
-  _globals['_EXPORTID']._serialized_start=249
-  _globals['_EXPORTID']._serialized_end=271
-  _globals['_EXPORT']._serialized_start=274
-  _globals['_EXPORT']._serialized_end=752
-  _globals['_LISTEXPORTSREQUEST']._serialized_start=754
-  _globals['_LISTEXPORTSREQUEST']._serialized_end=805
-  _globals['_LISTEXPORTSRESPONSE']._serialized_start=807
-  _globals['_LISTEXPORTSRESPONSE']._serialized_end=891
-  _globals['_DOWNLOADEXPORTREQUEST']._serialized_start=893
-  _globals['_DOWNLOADEXPORTREQUEST']._serialized_end=943
-  _globals['_DOWNLOADEXPORTCHUNK']._serialized_start=945
-  _globals['_DOWNLOADEXPORTCHUNK']._serialized_end=1033
-  _globals['_EXPORTSERVICE']._serialized_start=1036
-  _globals['_EXPORTSERVICE']._serialized_end=1383
+  _globals['_CREATEEXPORTREQUEST']._serialized_start=150
+  _globals['_CREATEEXPORTREQUEST']._serialized_end=326
+  _globals['_ITEMFILTER']._serialized_start=329
+  _globals['_ITEMFILTER']._serialized_end=463
+  _globals['_EXPORTID']._serialized_start=465
+  _globals['_EXPORTID']._serialized_end=487
+  _globals['_EXPORT']._serialized_start=490
+  _globals['_EXPORT']._serialized_end=968
+  _globals['_LISTEXPORTSREQUEST']._serialized_start=970
+  _globals['_LISTEXPORTSREQUEST']._serialized_end=1021
+  _globals['_LISTEXPORTSRESPONSE']._serialized_start=1023
+  _globals['_LISTEXPORTSRESPONSE']._serialized_end=1107
+  _globals['_DOWNLOADEXPORTREQUEST']._serialized_start=1109
+  _globals['_DOWNLOADEXPORTREQUEST']._serialized_end=1159
+  _globals['_DOWNLOADEXPORTCHUNK']._serialized_start=1161
+  _globals['_DOWNLOADEXPORTCHUNK']._serialized_end=1249
+  _globals['_EXPORTSERVICE']._serialized_start=1252
+  _globals['_EXPORTSERVICE']._serialized_end=1599
 # @@protoc_insertion_point(module_scope)

@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from crm.crm_core.v1 import engagements_pb2 as _engagements_pb2
 from crm.crm_core.v1 import records_pb2 as _records_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -28,19 +29,26 @@ class CreateExportRequest(_message.Message):
     SEARCH_FIELD_NUMBER: _builtins.int
     COLUMNS_FIELD_NUMBER: _builtins.int
     BYTE_ORDER_MARK_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
     object_type: _builtins.str
-    """contacts, companies, leads or deals."""
+    """Records: contacts, companies, leads or deals. Items: activities, tasks or notes."""
     byte_order_mark: _builtins.bool
     """Start the file with a UTF-8 byte order mark (Excel needs it to read UTF-8)."""
     @_builtins.property
     def search(self) -> _records_pb2.SearchRequest:
-        """Filter groups and sorts as in a search; query, limit and cursor are not used."""
+        """Records only: filter groups, sorts and query as in a search (limit and cursor
+        are not used). Set for an item type, it is refused.
+        """
 
     @_builtins.property
     def columns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Field names as filters spell them (`email`, `custom_fields.tier`); empty: every
-        standard field and every custom field.
+        """Records: field names as filters spell them (`email`, `custom_fields.tier`);
+        items: their column names. Empty: every standard field (and custom field).
         """
+
+    @_builtins.property
+    def items(self) -> Global___ItemFilter:
+        """Items only: the filters of their list (set for a record type, it is refused)."""
 
     def __init__(
         self,
@@ -49,14 +57,57 @@ class CreateExportRequest(_message.Message):
         search: _records_pb2.SearchRequest | None = ...,
         columns: _abc.Iterable[_builtins.str] | None = ...,
         byte_order_mark: _builtins.bool = ...,
+        items: Global___ItemFilter | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["search", b"search"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "search", b"search"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["byte_order_mark", b"byte_order_mark", "columns", b"columns", "object_type", b"object_type", "search", b"search"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["byte_order_mark", b"byte_order_mark", "columns", b"columns", "items", b"items", "object_type", b"object_type", "search", b"search"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CreateExportRequest: _TypeAlias = CreateExportRequest  # noqa: Y015
+
+@_typing.final
+class ItemFilter(_message.Message):
+    """The list filters of activities, tasks and notes, as ListTasksRequest spells them.
+    All three take `record`; the rest are for tasks only.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_FIELD_NUMBER: _builtins.int
+    ASSIGNEE_ID_FIELD_NUMBER: _builtins.int
+    STATUSES_FIELD_NUMBER: _builtins.int
+    DUE_BEFORE_FIELD_NUMBER: _builtins.int
+    DUE_AFTER_FIELD_NUMBER: _builtins.int
+    assignee_id: _builtins.str
+    due_before: _builtins.str
+    """ISO 8601 with an offset: due strictly before / at or after."""
+    due_after: _builtins.str
+    @_builtins.property
+    def record(self) -> _engagements_pb2.RecordRef:
+        """Only the items attached to this record."""
+
+    @_builtins.property
+    def statuses(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Any of these (open, in_progress, done, cancelled)."""
+
+    def __init__(
+        self,
+        *,
+        record: _engagements_pb2.RecordRef | None = ...,
+        assignee_id: _builtins.str = ...,
+        statuses: _abc.Iterable[_builtins.str] | None = ...,
+        due_before: _builtins.str = ...,
+        due_after: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignee_id", b"assignee_id", "due_after", b"due_after", "due_before", b"due_before", "record", b"record", "statuses", b"statuses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ItemFilter: _TypeAlias = ItemFilter  # noqa: Y015
 
 @_typing.final
 class ExportId(_message.Message):

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from crm.crm_core.v1 import exports_pb2
 from crm_gateway.problems import Problem
-from crm_gateway.routes.exports import EXPORT_SCOPES, _items, _search, to_export
+from crm_gateway.routes.exports import EXPORT_SCOPES, _field_names, _items, _search, to_export
 from crm_gateway.schemas.exports import ExportCreate
 from crm_gateway.schemas.records import Filter, FilterGroup
 from crm_gateway.security import check_scopes
@@ -62,6 +62,23 @@ class TestSearch:
             _search(ExportCreate(object_type="contacts", filter=["email"]))
 
         assert refused.value.status == 422
+
+
+class TestErrorFieldNames:
+    def test_errors_in_list_filters_name_filter_not_the_search_group(self) -> None:
+        names = _field_names(ExportCreate(object_type="contacts", filter=["email:eq:a"]))
+
+        assert names["filter_groups[0].filters"] == "filter"
+        assert names["items.statuses"] == "items.status"
+
+    def test_with_search_groups_the_groups_keep_their_name(self) -> None:
+        body = ExportCreate(
+            object_type="contacts",
+            filter=["email:eq:a"],
+            filter_groups=[FilterGroup(filters=[Filter(field="email", operator="eq", value="b")])],
+        )
+
+        assert "filter_groups" not in _field_names(body)
 
 
 class TestItemFilters:

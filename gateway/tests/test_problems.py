@@ -65,6 +65,35 @@ class TestFromRpcError:
             }
         ]
 
+    @pytest.mark.parametrize(
+        ("upstream", "sent"),
+        [
+            ("items.statuses", "items.status"),
+            ("filter_groups[0].filters[2].field", "filter[2].field"),
+            ("filter_groups", "filter"),
+            ("items.statuses_extra", "items.statuses_extra"),
+            ("columns[1]", "columns[1]"),
+        ],
+    )
+    def test_upstream_fields_are_named_as_the_request_sent_them(
+        self, upstream: str, sent: str
+    ) -> None:
+        error = rpc_error(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "bad",
+            (ERROR_CODE_METADATA_KEY, "invalid_filter"),
+            (ERROR_FIELD_METADATA_KEY, upstream),
+        )
+        names = {
+            "items.statuses": "items.status",
+            "filter_groups[0].filters": "filter",
+            "filter_groups": "filter",
+        }
+
+        problem = from_rpc_error(error, names)
+
+        assert [e["field"] for e in problem.errors] == [sent]
+
     def test_without_an_error_code_uses_the_status_name(self) -> None:
         problem = from_rpc_error(rpc_error(grpc.StatusCode.ALREADY_EXISTS, "taken"))
 

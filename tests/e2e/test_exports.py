@@ -163,8 +163,9 @@ class TestItemExports:
         self, api: httpx.AsyncClient, tenant_a: Account
     ) -> None:
         for body, field in (
-            ({"object_type": "notes", "items": {"status": ["open"]}}, "items.statuses"),
-            ({"object_type": "tasks", "filter": ["title:eq:x"]}, "filter_groups"),
+            ({"object_type": "notes", "items": {"status": ["open"]}}, "items.status"),
+            ({"object_type": "tasks", "filter": ["title:eq:x"]}, "filter"),
+            ({"object_type": "contacts", "filter": ["nope:eq:x"]}, "filter[0].field"),
             ({"object_type": "contacts", "items": {}}, "items"),
             ({"object_type": "notes", "items": {"record": "nope"}}, "items.record"),
         ):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import grpc
@@ -107,7 +108,27 @@ def problem_response(problem: Problem, request: Request) -> JSONResponse:
     )
 
 
-def from_rpc_error(error: grpc.aio.AioRpcError) -> Problem:
+# Where a request keeps the upstream field names it spells otherwise (see below).
+_FIELD_NAMES_STATE_KEY = "upstream_field_names"
+
+
+def name_upstream_fields(request: Request, names: Mapping[str, str]) -> None:
+    """For this request, report an upstream error's field as the REST request spells it:
+    the gRPC contract names some inputs otherwise (`items.statuses` for the body's
+    `items.status`). A name maps the field itself and every field under it."""
+    setattr(request.state, _FIELD_NAMES_STATE_KEY, names)
+
+
+def _as_sent(field: str, names: Mapping[str, str]) -> str:
+    for upstream, sent in names.items():
+        if field == upstream or field.startswith((f"{upstream}.", f"{upstream}[")):
+            return sent + field[len(upstream) :]
+    return field
+
+
+def from_rpc_error(
+    error: grpc.aio.AioRpcError, field_names: Mapping[str, str] | None = None
+) -> Problem:
     status = GRPC_TO_HTTP.get(error.code(), 500)
     trailing = {k: v for k, v in (error.trailing_metadata() or ()) if isinstance(v, str)}
     code = trailing.get(ERROR_CODE_METADATA_KEY) or error.code().name.lower()
@@ -119,6 +140,8 @@ def from_rpc_error(error: grpc.aio.AioRpcError) -> Problem:
     if status in (503, 504):
         detail = "a service is unavailable; retry shortly"
     field = trailing.get(ERROR_FIELD_METADATA_KEY)
+    if field and field_names:
+        field = _as_sent(field, field_names)
     errors = [{"field": field, "message": detail, "code": code}] if field else None
     return Problem(status, code, detail, errors=errors)
 
@@ -137,7 +160,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(grpc.aio.AioRpcError)
     async def _rpc_error(request: Request, exc: grpc.aio.AioRpcError) -> JSONResponse:
-        return problem_response(from_rpc_error(exc), request)
+        names = getattr(request.state, _FIELD_NAMES_STATE_KEY, None)
+        return problem_response(from_rpc_error(exc, names), request)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -9,6 +9,7 @@ from fastapi import Query, Request, Response, Security
 from fastapi.responses import StreamingResponse
 
 from crm.crm_core.v1 import exports_pb2, records_pb2
+from crm_gateway.problems import name_upstream_fields
 from crm_gateway.routes.files import TRANSFER_TIMEOUT_SECONDS, content_disposition
 from crm_gateway.routes.record_items import iso, record_param
 from crm_gateway.routes.records import query_string_search, search_to_proto
@@ -91,6 +92,17 @@ def _items(body: ExportCreate) -> exports_pb2.ItemFilter | None:
     return message
 
 
+def _field_names(body: ExportCreate) -> dict[str, str]:
+    """The body's names for the request fields crm-core names otherwise."""
+    names = {"items.statuses": "items.status"}
+    if body.filter and not body.filter_groups:
+        # The list-style filters travel as the search's one filter group, in order.
+        names["filter_groups[0].filters"] = "filter"
+        names["filter_groups[0]"] = "filter"
+        names["filter_groups"] = "filter"
+    return names
+
+
 @router.post(
     "",
     status_code=202,
@@ -110,6 +122,7 @@ def _items(body: ExportCreate) -> exports_pb2.ItemFilter | None:
 async def create_export(
     body: ExportCreate, request: Request, response: Response, caller: Exporter
 ) -> Export:
+    name_upstream_fields(request, _field_names(body))
     created = await request.app.state.upstreams.exports.CreateExport(
         exports_pb2.CreateExportRequest(
             object_type=body.object_type,

@@ -164,6 +164,17 @@ class TestCustomFieldsAndSearch:
         )
         assert unknown.status_code == 422
         assert unknown.json()["code"] == "unknown_field"
+        assert [e["field"] for e in unknown.json()["errors"]] == [
+            "filter_groups[0].filters[0].field"
+        ]
+        # The query string's filter and sort are named as the request spelled them.
+        for query, field in (
+            ("filter=first_name:eq:Gold&filter=nope:eq:1", "filter[1].field"),
+            ("sort=-nope", "sort[0].field"),
+        ):
+            listed = await api.get(f"/v1/contacts?{query}", headers=tenant_a.headers)
+            assert listed.status_code == 422, listed.text
+            assert [e["field"] for e in listed.json()["errors"]] == [field]
 
     async def test_duplicate_contact_is_409_with_candidates(
         self, api: httpx.AsyncClient, tenant_a: Account

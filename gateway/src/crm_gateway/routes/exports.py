@@ -12,7 +12,7 @@ from crm.crm_core.v1 import exports_pb2, records_pb2
 from crm_gateway.problems import name_upstream_fields
 from crm_gateway.routes.files import TRANSFER_TIMEOUT_SECONDS, content_disposition
 from crm_gateway.routes.record_items import iso, record_param
-from crm_gateway.routes.records import query_string_search, search_to_proto
+from crm_gateway.routes.records import FILTER_FIELD_NAMES, query_string_search, search_to_proto
 from crm_gateway.routes.responses import no_store, problems
 from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas.exports import Export, ExportCreate, ExportError, ExportList
@@ -96,10 +96,7 @@ def _field_names(body: ExportCreate) -> dict[str, str]:
     """The body's names for the request fields crm-core names otherwise."""
     names = {"items.statuses": "items.status"}
     if body.filter and not body.filter_groups:
-        # The list-style filters travel as the search's one filter group, in order.
-        names["filter_groups[0].filters"] = "filter"
-        names["filter_groups[0]"] = "filter"
-        names["filter_groups"] = "filter"
+        names.update(FILTER_FIELD_NAMES)
     return names
 
 

@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import grpc
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 from google.protobuf import json_format, struct_pb2
 
 from crm.crm_core.v1 import records_pb2
-from crm_gateway.problems import Problem, from_rpc_error
+from crm_gateway.problems import Problem, from_rpc_error, name_upstream_fields
 from crm_gateway.schemas.records import SearchRequest
 from crm_kit.errors import ERROR_CODE_METADATA_KEY
 
@@ -162,7 +162,18 @@ def parse_if_match(if_match: str | None) -> int | None:
         raise Problem(412, "invalid_if_match", "If-Match must be an ETag from this API") from exc
 
 
+# The query string's `filter` travels as the search's one filter group, in order (and
+# `sort` as its sorts): an upstream error about them is named as the request spells it.
+FILTER_FIELD_NAMES = {
+    "filter_groups[0].filters": "filter",
+    "filter_groups[0]": "filter",
+    "filter_groups": "filter",
+}
+LIST_FIELD_NAMES = {**FILTER_FIELD_NAMES, "sorts": "sort"}
+
+
 def list_search(
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
     filter: Annotated[list[str] | None, Query(max_length=20)] = None,
@@ -170,6 +181,7 @@ def list_search(
     q: Annotated[str | None, Query(max_length=200)] = None,
 ) -> records_pb2.SearchRequest:
     """The list endpoints' query parameters, as one search (a FastAPI dependency)."""
+    name_upstream_fields(request, LIST_FIELD_NAMES)
     return query_string_search(filters=filter or [], sort=sort, q=q, limit=limit, cursor=cursor)
 
 

@@ -49,3 +49,17 @@ async def repeat(
             busy = False
         if not busy:
             await asyncio.sleep(idle_seconds)
+
+
+async def wait_for_event(event: asyncio.Event, seconds: float) -> bool:
+    """Wait until `event` is set (True) or `seconds` pass (False).
+
+    Not `asyncio.wait_for(event.wait(), ...)`: before Python 3.12 it returns normally
+    when the event is set in the same loop turn as the task is cancelled, so a loop
+    that a wake-up keeps busy can swallow its shutdown and never end."""
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True

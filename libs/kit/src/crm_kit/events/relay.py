@@ -21,6 +21,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from crm_kit.background import wait_for_event
 from crm_kit.db.session import unit_of_work
 from crm_kit.events.bus import subject_for
 from crm_kit.events.outbox import relay_channel
@@ -120,8 +121,7 @@ class OutboxRelay:
     async def _wait_for_work(self) -> None:
         slow = self._listening_now and not self._failed
         timeout = self._poll_seconds if slow else self._retry_seconds
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._written.wait(), timeout)
+        await wait_for_event(self._written, timeout)
 
     @contextlib.asynccontextmanager
     async def _listener_running(self) -> AsyncIterator[None]:

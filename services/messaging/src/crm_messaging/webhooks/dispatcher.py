@@ -16,7 +16,6 @@ with its process (crash, kill) is simply due again when the lease ends (at least
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections import Counter
@@ -26,6 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from crm_kit.background import wait_for_event
 from crm_kit.context import RequestContext, bind_context
 from crm_kit.db.models import utcnow
 from crm_kit.db.session import unit_of_work
@@ -229,8 +229,7 @@ class Dispatcher:
                     started = 0
                 self._wake.clear()
                 if started == 0 or len(self._tasks) >= self._policy.max_concurrency:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self._policy.poll_seconds)
+                    await wait_for_event(self._wake, self._policy.poll_seconds)
                 else:
                     await asyncio.sleep(0)
         finally:

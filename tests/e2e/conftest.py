@@ -4,9 +4,7 @@ processes, on the machine's PostgreSQL, NATS (JetStream) and Redis."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
@@ -18,6 +16,7 @@ import pytest
 import pytest_asyncio
 import redis.asyncio as redis_asyncio
 import trustme
+from cryptography.fernet import Fernet
 from nats.js.errors import NotFoundError
 
 from crm_devstack.processes import port_open
@@ -60,7 +59,7 @@ def webhook_env(ca: trustme.CA, directory: Path) -> dict[str, str]:
     """Messaging's webhook settings for e2e: a fresh key, the receivers' CA and loopback
     allowed, retries a thousand times faster, short timeouts and leases."""
     return {
-        "MESSAGING_WEBHOOK_SECRET_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "MESSAGING_WEBHOOK_SECRET_KEY": Fernet.generate_key().decode(),
         "MESSAGING_WEBHOOK_CA_BUNDLE": str(write_ca_bundle(ca, directory)),
         "MESSAGING_WEBHOOK_ALLOW_PRIVATE_HOSTS": "127.0.0.0/8",
         "MESSAGING_WEBHOOK_RETRY_SCALE": "0.001",

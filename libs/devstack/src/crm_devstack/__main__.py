@@ -7,10 +7,8 @@ services, NATS and PostgreSQL, in that order, and exits 0.
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import os
-import secrets
 import signal
 import sys
 import time
@@ -20,6 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 import httpx
+from cryptography.fernet import Fernet
 
 from crm_devstack.embedded import EmbeddedNats, EmbeddedPostgres
 from crm_devstack.processes import StackProcessError
@@ -80,8 +79,7 @@ def webhook_secret_key(data_dir: Path) -> str:
     path = data_dir / "messaging-webhook-secret.key"
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        # A Fernet key is the URL-safe base64 of 32 random bytes.
-        key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+        key = Fernet.generate_key().decode()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(key)

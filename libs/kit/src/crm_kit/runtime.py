@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -81,8 +82,18 @@ async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
     await mark_serving(health_servicer, [r.name for r in parts.registrations])
     log.info("serving gRPC", extra={"service": name, "port": port})
     background = [
-        asyncio.create_task(_supervise_events(name, settings, factory, parts, revocations)),
-        *(asyncio.create_task(_keep_running(work)) for work in parts.background),
+        asyncio.create_task(
+            _restarting(
+                functools.partial(_run_events, name, settings, factory, parts, revocations),
+                what="event machinery",
+                delay=1.0,
+                max_delay=30.0,
+            )
+        ),
+        *(
+            asyncio.create_task(_restarting(work, what="background work", delay=5.0, max_delay=5.0))
+            for work in parts.background
+        ),
     ]
     await stop.wait()
     log.info("shutting down")
@@ -93,8 +104,12 @@ async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
     await engine.dispose()
 
 
-async def _keep_running(work: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """One of the parts' background loops: restarted (after a pause) if it ever fails."""
+async def _restarting(
+    work: Callable[[], Awaitable[None]], *, what: str, delay: float, max_delay: float
+) -> None:
+    """Run `work` until it returns: whatever stops it is logged and it starts again after
+    a pause that doubles up to `max_delay`, so an unreachable or misconfigured JetStream
+    (or one failing worker) never silently leaves its work undone."""
     while True:
         try:
             await work()
@@ -102,31 +117,9 @@ async def _keep_running(work: Callable[[], Coroutine[Any, Any, None]]) -> None:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("background work stopped; restarting")
-        await asyncio.sleep(5.0)
-
-
-async def _supervise_events(
-    name: str,
-    settings: ServiceSettings,
-    factory: async_sessionmaker[AsyncSession],
-    parts: ServiceParts,
-    revocations: RevocationList,
-) -> None:
-    """Keep the relay and consumers running: whatever stops them is logged and they
-    restart with a growing delay, so an unreachable or misconfigured JetStream never
-    silently leaves the outbox undrained."""
-    delay = 1.0
-    while True:
-        try:
-            await _run_events(name, settings, factory, parts, revocations)
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("event machinery stopped; restarting", extra={"in": delay})
+            log.exception("%s stopped; restarting", what, extra={"in": delay})
         await asyncio.sleep(delay)
-        delay = min(delay * 2, 30.0)
+        delay = min(delay * 2, max_delay)
 
 
 async def _run_events(

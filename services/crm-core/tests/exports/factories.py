@@ -56,7 +56,7 @@ async def run_all(worker: ExportWorker) -> None:
 
 async def job_of(factory: Factory, *, tenant: uuid.UUID, job_id: uuid.UUID) -> ExportJob:
     async with unit_of_work(factory, tenant_id=tenant) as session:
-        return await exports.get(session, job_id=job_id)
+        return await exports.get(session, job_id=job_id, audience=EVERYONE)
 
 
 async def export_rows(

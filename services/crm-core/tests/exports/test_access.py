@@ -15,6 +15,7 @@ from crm_core.exports import service as exports
 from crm_core.exports.worker import ExportWorker
 from crm_core.models import ExportJob
 from crm_core.permissions.roles import authorize_export
+from crm_core.permissions.visibility import EVERYONE
 from crm_kit.db.models import utcnow
 from crm_kit.db.session import unit_of_work
 from crm_kit.errors import NotFound, PermissionDenied, PreconditionFailed
@@ -85,11 +86,39 @@ class TestWhatAnExportHolds:
         assert [r["first_name"] for r in read_csv(tmp_path, ours)] == ["Ours"]
         async with unit_of_work(factory, tenant_id=other_tenant) as session:
             with pytest.raises(NotFound):
-                await exports.get(session, job_id=ours.id)
+                await exports.get(session, job_id=ours.id, audience=EVERYONE)
             listed, _ = await exports.list_page(
-                session, limit=100, cursor="", object_types=["contacts"]
+                session, limit=100, cursor="", object_types=["contacts"], audience=EVERYONE
             )
             assert ours.id not in [j.id for j in listed]
+
+
+class TestWhoReadsAJob:
+    async def test_a_member_reads_only_its_own_exports_admins_read_all(
+        self, factory: Factory, tenant: uuid.UUID
+    ) -> None:
+        member, teammate = uuid.uuid4(), uuid.uuid4()
+        admins = await queue_export(factory, tenant=tenant)
+        mine = await queue_export(factory, tenant=tenant, requester=requester_for(member, "member"))
+        as_member = requester_for(member, "member").audience
+        as_teammate = requester_for(teammate, "member").audience
+
+        async with unit_of_work(factory, tenant_id=tenant) as session:
+            with pytest.raises(NotFound):
+                await exports.get(session, job_id=admins.id, audience=as_member)
+            with pytest.raises(NotFound):
+                await exports.get(session, job_id=mine.id, audience=as_teammate)
+            own = await exports.get(session, job_id=mine.id, audience=as_member)
+            listed, _ = await exports.list_page(
+                session, limit=100, cursor="", object_types=["contacts"], audience=as_member
+            )
+            everything, _ = await exports.list_page(
+                session, limit=100, cursor="", object_types=["contacts"], audience=EVERYONE
+            )
+
+        assert own.id == mine.id
+        assert [j.id for j in listed] == [mine.id]
+        assert {j.id for j in everything} == {admins.id, mine.id}
 
 
 class TestDownloadLinks:

@@ -65,7 +65,11 @@ class ExportServicer(pb_grpc.ExportServiceServicer):
         self, request: exports_pb2.ExportId, context: ServicerContext
     ) -> exports_pb2.Export:
         async with caller_session(self.factory) as session:
-            job = await exports.get(session, job_id=resource_id(request.id, resource="export"))
+            job = await exports.get(
+                session,
+                job_id=resource_id(request.id, resource="export"),
+                audience=audience_of(current_context()),
+            )
         authorize_export(job.object_type)
         link = exports.download_link(job, lifetime=self.link_lifetime)
         return mappers.to_proto(job, link)
@@ -76,7 +80,11 @@ class ExportServicer(pb_grpc.ExportServiceServicer):
         authorize_export(None)
         async with caller_session(self.factory) as session:
             jobs, cursor = await exports.list_page(
-                session, limit=request.limit, cursor=request.cursor, object_types=_readable_types()
+                session,
+                limit=request.limit,
+                cursor=request.cursor,
+                object_types=_readable_types(),
+                audience=audience_of(current_context()),
             )
         return exports_pb2.ListExportsResponse(
             exports=[mappers.to_proto(job) for job in jobs], next_cursor=cursor

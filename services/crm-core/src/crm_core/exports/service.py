@@ -9,19 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_core.engagements.items import newest_first
 from crm_core.engagements.tasks import TaskFilter
 from crm_core.exports import links
 from crm_core.exports.plan import plan_export
 from crm_core.exports.query import ExportSelection
 from crm_core.models import ExportJob, ExportQueueEntry
-from crm_core.permissions.visibility import Audience
+from crm_core.permissions.visibility import EVERYONE, Audience
 from crm_core.queries.filters import Filter
-from crm_core.queries.search import page_size
 from crm_core.queries.sorting import Sort
-from crm_core.timeline.cursor import decode_cursor, encode_cursor
 from crm_core.timeline.record_refs import RecordRef
 from crm_kit.db.models import new_id, utcnow
 from crm_kit.db.session import session_tenant
@@ -155,27 +154,40 @@ async def create(
     return job
 
 
-async def get(session: AsyncSession, *, job_id: uuid.UUID) -> ExportJob:
-    job = await session.get(ExportJob, job_id)
+def _visible_to(audience: Audience) -> ColumnElement[bool]:
+    """A job's file holds what its requester could see: others read it only if they see
+    everything (owners, admins, API keys), never a teammate limited to their own records."""
+    if audience.sees_all:
+        return true()
+    return ExportJob.requested_by == audience.user_id
+
+
+async def get(session: AsyncSession, *, job_id: uuid.UUID, audience: Audience) -> ExportJob:
+    job = await session.scalar(
+        select(ExportJob).where(ExportJob.id == job_id, _visible_to(audience))
+    )
     if job is None:
         raise links.not_found()
     return job
 
 
 async def list_page(
-    session: AsyncSession, *, limit: int, cursor: str, object_types: Collection[str]
+    session: AsyncSession,
+    *,
+    limit: int,
+    cursor: str,
+    object_types: Collection[str],
+    audience: Audience,
 ) -> tuple[list[ExportJob], str]:
-    """The tenant's exports of `object_types`, newest first, and the next cursor."""
-    size = page_size(limit)
-    query = select(ExportJob).where(ExportJob.object_type.in_(list(object_types)))
-    if cursor:
-        created_at, job_id = decode_cursor(cursor)
-        query = query.where(tuple_(ExportJob.created_at, ExportJob.id) < (created_at, job_id))
-    query = query.order_by(ExportJob.created_at.desc(), ExportJob.id.desc()).limit(size + 1)
-    jobs = list(await session.scalars(query))
-    more = len(jobs) > size
-    jobs = jobs[:size]
-    return jobs, encode_cursor(jobs[-1].created_at, jobs[-1].id) if more else ""
+    """The exports of `object_types` the audience may read, newest first, and the next
+    cursor."""
+    query = select(ExportJob).where(
+        ExportJob.object_type.in_(list(object_types)), _visible_to(audience)
+    )
+    page = await newest_first(
+        session, query, at=ExportJob.created_at, id_=ExportJob.id, limit=limit, cursor=cursor
+    )
+    return page.items, page.next_cursor
 
 
 def download_link(job: ExportJob, *, lifetime: timedelta) -> DownloadLink | None:
@@ -190,10 +202,9 @@ def download_link(job: ExportJob, *, lifetime: timedelta) -> DownloadLink | None
 
 
 async def open_download(session: AsyncSession, *, job_id: uuid.UUID, token: str) -> ExportJob:
-    """The job a valid, unexpired link names; a bad link is 404, an expired one 410."""
-    job = await session.get(ExportJob, job_id)
-    if job is None:
-        raise links.not_found()
+    """The job a valid, unexpired link names; a bad link is 404, an expired one 410.
+    The link is the authorization: whoever could read the job was given it."""
+    job = await get(session, job_id=job_id, audience=EVERYONE)
     claims = links.verify(job.link_secret, token, job_id=job.id)
     if claims.expires_at <= utcnow():
         raise PreconditionFailed(

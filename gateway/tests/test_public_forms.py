@@ -85,7 +85,6 @@ class TestRendering:
         html = pages.form_page(
             _form(),
             attribution={"utm_campaign": '"><script>alert(2)</script>'},
-            values={"email": "<i>x</i>"},
         )
         assert "<script>alert" not in html
         assert "Spring &lt;b&gt;offer&lt;/b&gt;" in html

@@ -98,13 +98,17 @@ def _too_large(max_bytes: int) -> Problem:
     return Problem(413, "body_too_large", f"the body exceeds {max_bytes} bytes")
 
 
+def media_type_of(request: Request) -> str:
+    """The request's media type, without parameters, lower case ("" when none)."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 def _refusal_from_headers(request: Request, rule: BodyRule) -> Problem | None:
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > rule.max_bytes:
         return _too_large(rule.max_bytes)
     has_body = (length is not None and length != "0") or "transfer-encoding" in request.headers
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if has_body and media_type not in rule.media_types:
+    if has_body and media_type_of(request) not in rule.media_types:
         expected = " or ".join(rule.media_types)
         return Problem(415, "unsupported_media_type", f"send the body as {expected}")
     return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import grpc
@@ -146,6 +146,19 @@ def from_rpc_error(
     return Problem(status, code, detail, errors=errors)
 
 
+def validation_problem(errors: Iterable[Mapping[str, Any]]) -> Problem:
+    """422 listing each bad field, from pydantic's errors (FastAPI's or a model's own)."""
+    listed = [
+        {
+            "field": ".".join(str(p) for p in err["loc"] if p != "body"),
+            "message": err["msg"],
+            "code": err["type"],
+        }
+        for err in errors
+    ]
+    return Problem(422, "validation_failed", "the request is not valid", errors=listed)
+
+
 def install(app: FastAPI) -> None:
     """Every error path of the app answers problem+json, never a stack trace."""
 
@@ -165,16 +178,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {
-                "field": ".".join(str(p) for p in err["loc"] if p != "body"),
-                "message": err["msg"],
-                "code": err["type"],
-            }
-            for err in exc.errors()
-        ]
-        problem = Problem(422, "validation_failed", "the request is not valid", errors=errors)
-        return problem_response(problem, request)
+        return problem_response(validation_problem(exc.errors()), request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

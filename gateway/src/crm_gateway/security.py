@@ -109,6 +109,13 @@ async def limit_auth_endpoint(request: Request, response: Response) -> None:
     await apply_rate_limits(request, response, [(limits.auth_ip, f"ip:{client_ip(request)}")])
 
 
+async def limit_by_ip(request: Request, response: Response) -> None:
+    """The general per-IP limit alone: for routes a token does not guard (download links,
+    public pages), where no caller's limits apply."""
+    limits: RateLimits = request.app.state.rate_limits
+    await apply_rate_limits(request, response, [(limits.ip, f"ip:{client_ip(request)}")])
+
+
 async def limit_account(request: Request, response: Response, identifier: str) -> None:
     """A strict limit per account (the normalized email), beside the one per IP, so a
     guesser spread over many addresses still meets a wall."""

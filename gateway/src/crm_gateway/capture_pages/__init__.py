@@ -49,6 +49,10 @@ def stylesheet() -> str:
     return (HERE / "form.css").read_text(encoding="utf-8")
 
 
+def hosted_path(public_key: str) -> str:
+    return f"/f/{public_key}"
+
+
 def submit_path(public_key: str) -> str:
     return f"/v1/public/forms/{public_key}/submissions"
 
@@ -81,8 +85,6 @@ def form_page(
     form: capture_pb2.PublicForm,
     *,
     attribution: Mapping[str, str],
-    values: Mapping[str, str] | None = None,
-    error: str = "",
 ) -> str:
     return (
         _templates()
@@ -93,8 +95,6 @@ def form_page(
             script=script_path(form.public_key),
             stylesheet=STYLESHEET_PATH,
             attribution=attribution,
-            values=values or {},
-            error=error,
         )
     )
 

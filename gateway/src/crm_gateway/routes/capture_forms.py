@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Query, Request, Response, Security
 
 from crm.crm_core.v1 import capture_pb2
+from crm_gateway import capture_pages as pages
 from crm_gateway.routes.responses import problems
 from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas.capture_forms import (
@@ -30,14 +31,6 @@ FormsWriter = Annotated[RequestContext, Security(authenticated, scopes=["capture
 MANAGE = "Admins and owners manage forms; members and viewers read them."
 
 
-def hosted_path(public_key: str) -> str:
-    return f"/f/{public_key}"
-
-
-def embed_path(public_key: str) -> str:
-    return f"/v1/public/forms/{public_key}/embed.js"
-
-
 def settings_to_proto(body: CaptureFormSettings) -> capture_pb2.CaptureFormSettings:
     return capture_pb2.CaptureFormSettings(
         name=body.name,
@@ -57,8 +50,8 @@ def to_form(message: capture_pb2.CaptureForm, request: Request) -> CaptureForm:
     return CaptureForm(
         id=message.id,
         public_key=message.public_key,
-        hosted_url=base + hosted_path(message.public_key),
-        embed_script_url=base + embed_path(message.public_key),
+        hosted_url=base + pages.hosted_path(message.public_key),
+        embed_script_url=base + pages.script_path(message.public_key),
         name=settings.name,
         fields=[
             CaptureFormField(

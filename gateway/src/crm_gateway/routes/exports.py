@@ -17,7 +17,7 @@ from crm_gateway.routes.responses import no_store, problems
 from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas.exports import Export, ExportCreate, ExportError, ExportList
 from crm_gateway.schemas.records import SearchRequest
-from crm_gateway.security import RateLimits, apply_rate_limits, authenticated, client_ip
+from crm_gateway.security import authenticated, limit_by_ip
 from crm_kit.context import RequestContext
 from crm_kit.timestamps import optional_datetime, to_datetime
 
@@ -167,11 +167,6 @@ async def get_export(
     no_store(response)
     found = await request.app.state.upstreams.exports.GetExport(exports_pb2.ExportId(id=export_id))
     return to_export(found)
-
-
-async def limit_by_ip(request: Request, response: Response) -> None:
-    limits: RateLimits = request.app.state.rate_limits
-    await apply_rate_limits(request, response, [(limits.ip, f"ip:{client_ip(request)}")])
 
 
 @router.get(

@@ -20,13 +20,13 @@ from pydantic import ValidationError
 
 from crm.crm_core.v1 import capture_pb2
 from crm_gateway import capture_pages as pages
-from crm_gateway.body_limits import BodyRule
-from crm_gateway.problems import Problem, from_rpc_error
+from crm_gateway.body_limits import BodyRule, media_type_of
+from crm_gateway.problems import Problem, from_rpc_error, validation_problem
 from crm_gateway.ratelimit import RateLimitPolicy
 from crm_gateway.routes.responses import problems
 from crm_gateway.routes.router import PrefixedRouter
 from crm_gateway.schemas.capture_forms import Attribution, PublicSubmission, SubmissionAccepted
-from crm_gateway.security import RateLimits, apply_rate_limits, client_ip
+from crm_gateway.security import apply_rate_limits, client_ip, limit_by_ip
 from crm_gateway.settings import GatewaySettings
 
 router = PrefixedRouter(tags=["public forms"])
@@ -73,11 +73,6 @@ async def _limit_submission(request: Request, response: Response, public_key: st
     )
 
 
-async def _limit_page(request: Request, response: Response) -> None:
-    limits: RateLimits = request.app.state.rate_limits
-    await apply_rate_limits(request, response, [(limits.ip, f"ip:{client_ip(request)}")])
-
-
 def _cross_origin(request: Request) -> str:
     """The page's origin when it is not this gateway's own (the hosted page's)."""
     origin = request.headers.get("origin", "")
@@ -105,24 +100,14 @@ def _html_error(request: Request, problem: Problem, *, back: str = "") -> HTMLRe
     return HTMLResponse(body, status_code=problem.status, headers=headers)
 
 
-def _media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";")[0].strip().lower()
-
-
 async def _read_submission(request: Request) -> PublicSubmission:
     """The body as a submission: JSON from the snippet, or a plain HTML form post."""
-    media_type = _media_type(request)
+    media_type = media_type_of(request)
     if media_type == JSON:
         try:
             return PublicSubmission.model_validate_json(await request.body())
         except ValidationError as exc:
-            errors = [
-                {"field": ".".join(map(str, e["loc"])), "message": e["msg"], "code": e["type"]}
-                for e in exc.errors()
-            ]
-            raise Problem(
-                422, "validation_failed", "the request is not valid", errors=errors
-            ) from exc
+            raise validation_problem(exc.errors()) from exc
     if media_type == FORM_ENCODED:
         posted = await request.form()
         values: dict[str, str] = {}
@@ -206,7 +191,7 @@ SUBMISSION_BODY: dict[str, Any] = {
     openapi_extra=SUBMISSION_BODY,
 )
 async def submit_form(public_key: PublicKey, request: Request, response: Response) -> Response:
-    from_html = _media_type(request) == FORM_ENCODED
+    from_html = media_type_of(request) == FORM_ENCODED
     origin = _cross_origin(request)
     try:
         await _limit_submission(request, response, public_key)
@@ -219,11 +204,11 @@ async def submit_form(public_key: PublicKey, request: Request, response: Respons
         if origin and problem.code not in CLOSED_CODES:
             problem.headers.update(_cors(origin))
         if from_html:
-            return _html_error(request, problem, back=f"/f/{public_key}")
+            return _html_error(request, problem, back=pages.hosted_path(public_key))
         raise problem from exc
     except Problem as problem:
         if from_html:
-            return _html_error(request, problem, back=f"/f/{public_key}")
+            return _html_error(request, problem, back=pages.hosted_path(public_key))
         raise
     headers = {**response.headers, **(_cors(origin) if origin else {})}
     if from_html:
@@ -246,7 +231,7 @@ async def submit_form(public_key: PublicKey, request: Request, response: Respons
     responses={204: {"description": "The origin may submit"}, **problems(403, 404, 422)},
 )
 async def preflight(public_key: PublicKey, request: Request, response: Response) -> Response:
-    await _limit_page(request, response)
+    await limit_by_ip(request, response)
     form = await _public_form(request, public_key)
     origin = request.headers.get("origin", "")
     if not origin or origin.lower() not in form.allowed_origins:
@@ -276,7 +261,7 @@ async def preflight(public_key: PublicKey, request: Request, response: Response)
     },
 )
 async def embed_script(public_key: PublicKey, request: Request, response: Response) -> Response:
-    await _limit_page(request, response)
+    await limit_by_ip(request, response)
     form = await _public_form(request, public_key)
     submit_url = str(request.base_url).rstrip("/") + pages.submit_path(public_key)
     headers = {
@@ -320,7 +305,7 @@ async def hosted_stylesheet() -> Response:
     },
 )
 async def hosted_page(public_key: PublicKey, request: Request, response: Response) -> Response:
-    await _limit_page(request, response)
+    await limit_by_ip(request, response)
     try:
         form = await _public_form(request, public_key)
     except grpc.aio.AioRpcError as exc:

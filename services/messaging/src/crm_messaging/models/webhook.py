@@ -22,6 +22,9 @@ from crm_kit.db.models import TenantOwned, Timestamped, new_id, utcnow
 from crm_messaging.models.base import Base
 
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
+# Set in a transaction, it lets the dispatcher and the retention sweep read due work of
+# every tenant (the `webhook_dispatch` RLS policy).
+DISPATCH_GUCS = {"app.webhook_dispatch": "on"}
 DELIVERY_STATUSES = (PENDING, SUCCEEDED, FAILED)
 
 

@@ -145,17 +145,16 @@ async def record_attempt(
     attempted_at: datetime,
     policy: RetryPolicy,
     disable_after: timedelta,
-    now: datetime | None = None,
-) -> WebhookDelivery | None:
+) -> None:
     """Logs the attempt and decides what follows: done, retry at the next backoff, or
     failed. A failure extends the endpoint's failure streak; one that has lasted
     `disable_after` disables the endpoint and tells its admins (an event)."""
-    now = now or utcnow()
+    now = utcnow()
     delivery = await session.scalar(
         select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
     )
     if delivery is None:  # its endpoint was deleted meanwhile
-        return None
+        return
     endpoint = await endpoints.get(session, endpoint_id=delivery.endpoint_id, lock=True)
     delivery.attempt_count += 1
     session.add(
@@ -194,4 +193,3 @@ async def record_attempt(
                 session, endpoint_id=endpoint.id, reason=endpoints.ENDPOINT_DISABLED
             )
     await session.flush()
-    return delivery

@@ -30,7 +30,7 @@ from crm_kit.context import RequestContext, bind_context
 from crm_kit.db.models import utcnow
 from crm_kit.db.session import unit_of_work
 from crm_messaging.models import WebhookDelivery, WebhookEndpoint
-from crm_messaging.models.webhook import FAILED, PENDING
+from crm_messaging.models.webhook import DISPATCH_GUCS, FAILED, PENDING
 from crm_messaging.webhooks import deliveries, endpoints
 from crm_messaging.webhooks.retry import RetryPolicy
 from crm_messaging.webhooks.sender import AttemptResult, WebhookSender
@@ -38,7 +38,6 @@ from crm_messaging.webhooks.signing import SecretBox, signature_header
 
 log = logging.getLogger(__name__)
 
-DISPATCH_GUCS = {"app.webhook_dispatch": "on"}
 LANE_LIMIT = 200
 # Due lanes, each tenant's in order of its oldest due delivery, interleaved by rank.
 DUE_LANES_SQL = text(

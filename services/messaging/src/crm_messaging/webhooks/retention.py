@@ -12,13 +12,13 @@ from crm_kit.background import repeat
 from crm_kit.db.models import utcnow
 from crm_kit.db.session import unit_of_work
 from crm_messaging.models import WebhookDelivery
+from crm_messaging.models.webhook import DISPATCH_GUCS
 
 log = logging.getLogger(__name__)
 
 TENANTS_WITH_EXPIRED_SQL = text(
     "SELECT DISTINCT tenant_id FROM webhook_deliveries WHERE created_at < :cutoff LIMIT 1000"
 )
-DISPATCH_GUCS = {"app.webhook_dispatch": "on"}
 
 
 async def purge_expired(factory: async_sessionmaker[AsyncSession], *, keep: timedelta) -> int:

@@ -125,6 +125,30 @@ class TestNewLead:
             await submit(factory, form, {"email": "e@x.example", "budget": "lots"})
         assert caught.value.details["field"] == "budget"
 
+    async def test_values_take_their_custom_fields_type_not_the_inputs(
+        self, factory: Factory, tenant: uuid.UUID
+    ) -> None:
+        await define_field(
+            factory, tenant=tenant, key="seats", field_type="number", object_type="leads"
+        )
+        await define_field(
+            factory, tenant=tenant, key="ref", field_type="text", object_type="leads"
+        )
+        form = await create_form(
+            factory,
+            tenant=tenant,
+            fields=[
+                FormField("email", "Email", "email", required=True, maps_to="email"),
+                FormField("seats", "Seats", "text", maps_to="custom_fields.seats"),
+                FormField("ref", "Reference", "number", maps_to="custom_fields.ref"),
+            ],
+        )
+
+        await submit(factory, form, {"email": "f@x.example", "seats": "12", "ref": "0042"})
+
+        [lead] = await _leads(factory, tenant)
+        assert lead.custom_fields == {"seats": 12, "ref": "0042"}
+
 
 class TestAttach:
     async def test_an_existing_lead_keeps_its_values_and_first_touch(

@@ -25,10 +25,14 @@ from crm_core.capture.schemas import (
     Submission,
     is_public_key,
 )
+from crm_core.custom_fields.field_types import FieldType
+from crm_core.custom_fields.repository import custom_field_repository
+from crm_core.custom_fields.text_values import text_parser
 from crm_core.events import outbox
 from crm_core.leads import service as leads
 from crm_core.leads.schemas import LeadCreate, LeadUpdate
 from crm_core.models import CaptureForm, FormSubmission, Lead
+from crm_core.records.registry import LEADS
 from crm_kit.db.models import new_id, utcnow
 from crm_kit.db.session import unit_of_work
 from crm_kit.errors import InvalidArgument, NotFound, PermissionDenied
@@ -77,22 +81,31 @@ def check_origin(form: CaptureForm, origin: str) -> None:
         )
 
 
-def _typed(form_field: FormField, value: str) -> Any:
-    if form_field.input_type != "number" or not value:
-        return value
+def _typed(form_field: FormField, field_type: FieldType, value: str) -> Any:
+    """The input as its custom field's type takes it (an import's cells are read alike),
+    whatever the input's own type."""
     try:
-        number = float(value)
-    except ValueError as exc:
+        return text_parser(field_type)(value)
+    except InvalidArgument as exc:
         raise InvalidArgument(
-            f"{form_field.label} must be a number", code="invalid_value", field=form_field.name
+            f"{form_field.label}: {exc.message}", code="invalid_value", field=form_field.name
         ) from exc
-    return int(number) if number.is_integer() else number
+
+
+async def _custom_types(session: AsyncSession, fields: list[FormField]) -> dict[str, FieldType]:
+    """The lead custom fields' types, read only for a form that fills some."""
+    if all(f.custom_key is None for f in fields):
+        return {}
+    definitions = await custom_field_repository.list_for(session, LEADS.name)
+    return {d.key: FieldType(d.field_type) for d in definitions}
 
 
 def _mapped_values(
-    fields: list[FormField], values: dict[str, str]
+    fields: list[FormField], values: dict[str, str], types: dict[str, FieldType]
 ) -> tuple[dict[str, str], dict[str, Any]]:
-    """(standard lead values, custom values) from the visitor's input; required checked."""
+    """(standard lead values, custom values) from the visitor's input; required checked.
+    A custom field deleted since the form was saved is sent as text; the lead's own
+    checks decide."""
     standard: dict[str, str] = {}
     custom: dict[str, Any] = {}
     for form_field in fields:
@@ -111,7 +124,7 @@ def _mapped_values(
         if key is None:
             standard[form_field.maps_to] = value
         else:
-            custom[key] = _typed(form_field, value)
+            custom[key] = _typed(form_field, types.get(key, FieldType.TEXT), value)
     return standard, custom
 
 
@@ -160,7 +173,7 @@ async def record(
 ) -> FormSubmission:
     """Creates the lead, or attaches to the lead/contact with the email; logs the submission."""
     fields = form_fields(form)
-    standard, custom = _mapped_values(fields, values)
+    standard, custom = _mapped_values(fields, values, await _custom_types(session, fields))
     email = standard["email"]  # the form's email field is required (see FormSettings)
     await capture_form_repository.lock_email(session, form.tenant_id, email)
     submission = FormSubmission(

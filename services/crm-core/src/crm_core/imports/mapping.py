@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_core.custom_fields.field_types import FieldType, value_cleaner
+from crm_core.custom_fields.text_values import text_parser
 from crm_core.imports.targets import ImportTarget
 from crm_core.models import CustomFieldDefinition
 from crm_core.records.external_ids import EXTERNAL_ID
@@ -19,8 +20,6 @@ from crm_kit.errors import InvalidArgument
 CUSTOM_PREFIX = "custom_fields."
 MODES = ("create", "update", "upsert")
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
-_TRUE = frozenset({"true", "yes", "y", "1", "x", "on", "ja", "oui"})
-_FALSE = frozenset({"false", "no", "n", "0", "off", "nein", "non"})
 
 
 def normalized(header: str) -> str:
@@ -53,51 +52,6 @@ def suggest(
     return suggested
 
 
-def _number(text: str) -> int | float:
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            return float(text)
-        except ValueError:
-            return float(_not_a(text, "a number"))
-
-
-def _not_a(text: str, what: str) -> Any:
-    raise InvalidArgument(f"{text!r} is not {what}", code="invalid_custom_field")
-
-
-def _boolean(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    return bool(_not_a(text, "true or false (yes/no, 1/0)"))
-
-
-def _currency(text: str) -> dict[str, Any]:
-    parts = text.split()
-    if len(parts) == 2 and parts[0].isalpha():
-        parts.reverse()
-    if len(parts) != 2 or not parts[0].lstrip("-").isdigit():
-        return dict(_not_a(text, "an amount in minor units and a currency (1999 EUR)"))
-    return {"amount_minor": int(parts[0]), "currency": parts[1]}
-
-
-def _multi(text: str) -> list[str]:
-    return [part.strip() for part in re.split(r"[|;]", text) if part.strip()]
-
-
-# How a cell's text becomes the JSON value the custom field's cleaner takes.
-_CELL_PARSERS: dict[FieldType, Callable[[str], Any]] = {
-    FieldType.NUMBER: _number,
-    FieldType.BOOLEAN: _boolean,
-    FieldType.CURRENCY: _currency,
-    FieldType.MULTI_SELECT: _multi,
-}
-
-
 @dataclass(frozen=True)
 class CustomColumn:
     definition_id: uuid.UUID
@@ -116,7 +70,7 @@ def custom_column(definition: CustomFieldDefinition) -> CustomColumn:
         definition_id=definition.id,
         key=definition.key,
         field_type=field_type,
-        parse=_CELL_PARSERS.get(field_type, lambda text: text),
+        parse=text_parser(field_type),
         clean=value_cleaner(field_type, options),
         required=definition.required,
         unique=definition.is_unique,

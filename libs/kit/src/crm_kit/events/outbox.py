@@ -61,11 +61,16 @@ def relay_channel(model: type[Any]) -> str:
     return f"{model.__tablename__}_written"
 
 
+def wake_relay_sql(model: type[Any]) -> str:
+    """The NOTIFY that wakes the relay, sent inside the writing transaction: PostgreSQL
+    delivers it on commit (and drops it on rollback), so the relay looks as soon as the
+    rows are visible. For writers that insert outbox rows on the driver (COPY)."""
+    return f"NOTIFY {relay_channel(model)}"
+
+
 def wake_relay(connection: Connection, model: type[Any]) -> None:
-    """NOTIFY the relay from inside the writing transaction: PostgreSQL delivers it on
-    commit (and drops it on rollback), so the relay looks as soon as the rows are visible.
-    For writers that insert outbox rows on a connection; `Outbox.add` does it itself."""
-    connection.exec_driver_sql(f"NOTIFY {relay_channel(model)}")
+    """`wake_relay_sql` on a session's connection; `Outbox.add` arranges it itself."""
+    connection.exec_driver_sql(wake_relay_sql(model))
 
 
 @event.listens_for(Session, "before_commit")

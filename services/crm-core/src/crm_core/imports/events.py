@@ -22,7 +22,7 @@ from crm_core.events import SERVICE_NAME
 from crm_core.models import OutboxRecord
 from crm_core.records.mappers import dict_to_struct
 from crm_kit.db.models import utcnow
-from crm_kit.events.outbox import relay_channel
+from crm_kit.events.outbox import wake_relay_sql
 from crm_kit.timestamps import to_timestamp
 
 
@@ -143,4 +143,4 @@ async def write(connection: asyncpg.Connection, records: list[tuple[Any, ...]]) 
     and wakes the relay when the chunk's transaction commits."""
     if records:
         await connection.copy_records_to_table("outbox", records=records, columns=OUTBOX_COLUMNS)
-        await connection.execute(f"NOTIFY {relay_channel(OutboxRecord)}")
+        await connection.execute(wake_relay_sql(OutboxRecord))

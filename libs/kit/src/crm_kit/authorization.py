@@ -13,7 +13,12 @@ from crm_kit.context import current_context
 from crm_kit.errors import PermissionDenied
 
 
-def require_scope(scope: str) -> None:
+def has_scope(scope: str) -> bool:
+    """Whether the caller holds `scope` (users always do: their roles apply instead)."""
     ctx = current_context()
-    if ctx.actor_kind == API_KEY_ACTOR and not api_key_format.grants(ctx.scopes, scope):
+    return ctx.actor_kind != API_KEY_ACTOR or api_key_format.grants(ctx.scopes, scope)
+
+
+def require_scope(scope: str) -> None:
+    if not has_scope(scope):
         raise PermissionDenied(f"this API key lacks the {scope} scope", code="insufficient_scope")

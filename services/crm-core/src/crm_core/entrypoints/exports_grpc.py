@@ -21,10 +21,8 @@ from crm_core.exports import service as exports
 from crm_core.exports.plan import EXPORTABLE_TYPES
 from crm_core.exports.service import Requester
 from crm_core.files.storage import FileStore
-from crm_core.permissions.roles import authorize_export
+from crm_core.permissions.roles import authorize_export, readable_export_types
 from crm_core.permissions.visibility import audience_of, caller_session
-from crm_kit.auth import api_key_format
-from crm_kit.auth.tokens import API_KEY_ACTOR
 from crm_kit.context import current_context
 from crm_kit.db.session import unit_of_work
 from crm_kit.validation import resource_id
@@ -36,14 +34,6 @@ PUBLIC_METHODS = (f"/{EXPORT_SERVICE}/DownloadExport",)
 def _requester() -> Requester:
     ctx = current_context()
     return Requester(ctx.user_id, ctx.actor_kind, ctx.roles, audience_of(ctx))
-
-
-def _readable_types() -> list[str]:
-    """The object types whose exports the caller may see (an API key: its scopes)."""
-    ctx = current_context()
-    if ctx.actor_kind != API_KEY_ACTOR:
-        return list(EXPORTABLE_TYPES)
-    return [t for t in EXPORTABLE_TYPES if api_key_format.grants(ctx.scopes, f"{t}:read")]
 
 
 @dataclass
@@ -83,7 +73,7 @@ class ExportServicer(pb_grpc.ExportServiceServicer):
                 session,
                 limit=request.limit,
                 cursor=request.cursor,
-                object_types=_readable_types(),
+                object_types=readable_export_types(EXPORTABLE_TYPES),
                 audience=audience_of(current_context()),
             )
         return exports_pb2.ListExportsResponse(

@@ -8,9 +8,10 @@ only admins and owners create keys); system work (event consumers) may do everyt
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
-from crm_kit.authorization import require_scope
+from crm_kit.authorization import has_scope, require_scope
 from crm_kit.context import RequestContext, current_context
 from crm_kit.errors import PermissionDenied
 
@@ -69,6 +70,12 @@ def authorize_export(object_type: str | None) -> None:
         require_scope(f"{object_type}:read")
     if not allows(current_context(), Action.EXPORT):
         raise PermissionDenied("your role may not export records", code="role_not_allowed")
+
+
+def readable_export_types(object_types: Iterable[str]) -> list[str]:
+    """The types among `object_types` whose exports the caller may list (an API key: the
+    ones its scopes read)."""
+    return [t for t in object_types if has_scope(f"{t}:read")]
 
 
 def authorize_settings() -> None:
